@@ -38,6 +38,13 @@ INSTALL_HINT = "run: npm ci --prefix tests/fhir_server"
 _LISTENING = re.compile(rb"^LISTENING (\d+)$", re.MULTILINE)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Also declared in pyproject.toml; registered here too so the plugin works on its own.
+    config.addinivalue_line(
+        "markers", "fhir_server: needs the Medplum-based FHIR test server (node)"
+    )
+
+
 @dataclass(frozen=True)
 class FhirServer:
     """A running test FHIR server."""
