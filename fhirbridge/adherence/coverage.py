@@ -1,0 +1,125 @@
+"""Pure: supply events → covered day intervals, with the PQA carry-over rule.
+
+Days are ordinals (`date.toordinal()`) so interval arithmetic is integer arithmetic. Carry-over
+(PQA PDC step 2, clinical-anchors.md 1.1): when fills of the same ingredient overlap, the later
+fill starts the day after the earlier supply ends; this also holds between a single-ingredient
+product and a combination that contains it, and between combinations sharing an ingredient.
+Fills of different ingredients are not shifted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from fhirbridge.records import EventKind, MedicationEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interval:
+    """Days covered by one fill, after carry-over: [start, end], both counted."""
+
+    start: int               # ordinal day
+    end: int                 # ordinal day, inclusive
+    ref: str                 # the fill behind it
+    ingredients: tuple[str, ...]
+
+
+def select_fills(events: Iterable[MedicationEvent]) -> tuple[list[MedicationEvent], str]:
+    """Dispenses when there are any, else orders (CONTRACT.md); with the basis name.
+
+    Statements are reports of use, not supply, and never count as fills.
+    """
+    dispenses: list[MedicationEvent] = []
+    orders: list[MedicationEvent] = []
+    for event in events:
+        if event.kind is EventKind.DISPENSE:
+            dispenses.append(event)
+        elif event.kind is EventKind.ORDER:
+            orders.append(event)
+    if dispenses:
+        return dispenses, "dispense"
+    return orders, "order"
+
+
+def carry_over(fills: Sequence[MedicationEvent]) -> list[Interval]:
+    """Supply intervals for fills that have a days supply, shifted per PQA carry-over.
+
+    Fills are taken in date order (ties by reference, so input order never matters); each
+    starts no earlier than the day after the last supply of any ingredient it shares.
+    """
+    free_from: dict[str, int] = {}  # ingredient → first day not yet covered by its supply
+    intervals: list[Interval] = []
+    for fill in sorted(fills, key=lambda f: (f.start, f.ref)):
+        if not fill.days_supply:
+            continue
+        ingredients = fill.drug.ingredients or (fill.drug.display,)
+        start = fill.start.toordinal()
+        for ingredient in ingredients:
+            start = max(start, free_from.get(ingredient, start))
+        end = start + fill.days_supply - 1
+        for ingredient in ingredients:
+            free_from[ingredient] = end + 1
+        intervals.append(Interval(start=start, end=end, ref=fill.ref, ingredients=ingredients))
+    return intervals
+
+
+def plain(fills: Sequence[MedicationEvent]) -> list[Interval]:
+    """Supply intervals without any shift: each fill covers its own days (for overlap rules)."""
+    return [
+        Interval(
+            start=f.start.toordinal(),
+            end=f.start.toordinal() + f.days_supply - 1,
+            ref=f.ref,
+            ingredients=f.drug.ingredients,
+        )
+        for f in sorted(fills, key=lambda f: (f.start, f.ref))
+        if f.days_supply
+    ]
+
+
+def union_days(intervals: Iterable[Interval], first: int, last: int) -> int:
+    """Number of distinct days in [first, last] covered by any interval (a day counts once)."""
+    clipped = sorted(
+        (max(i.start, first), min(i.end, last)) for i in intervals if i.end >= first and i.start <= last
+    )
+    covered = 0
+    run_start, run_end = 0, -1
+    for start, end in clipped:
+        if start > run_end + 1:
+            covered += run_end - run_start + 1 if run_end >= run_start else 0
+            run_start, run_end = start, end
+        else:
+            run_end = max(run_end, end)
+    if run_end >= run_start:
+        covered += run_end - run_start + 1
+    return covered
+
+
+def merged(intervals: Iterable[Interval]) -> list[tuple[int, int]]:
+    """Covered runs [start, end] after merging overlapping and adjacent intervals."""
+    runs: list[tuple[int, int]] = []
+    for start, end in sorted((i.start, i.end) for i in intervals):
+        if runs and start <= runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], end))
+        else:
+            runs.append((start, end))
+    return runs
+
+
+def coverage_by_ingredient(events: Iterable[MedicationEvent]) -> dict[tuple[str, ...], list[Interval]]:
+    """Supply intervals per product ingredients, each product choosing dispenses or orders.
+
+    Used by overlap rules: a drug the pharmacy dispensed is judged on its dispenses; a drug
+    known only from orders is judged on the orders (CONTRACT.md fill basis).
+    """
+    by_drug: dict[tuple[str, ...], list[MedicationEvent]] = {}
+    for event in events:
+        by_drug.setdefault(event.drug.ingredients or (event.drug.display,), []).append(event)
+    result: dict[tuple[str, ...], list[Interval]] = {}
+    for drug, drug_events in sorted(by_drug.items()):
+        fills, _ = select_fills(drug_events)
+        intervals = carry_over(fills)
+        if intervals:
+            result[drug] = intervals
+    return result

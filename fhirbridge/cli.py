@@ -1,0 +1,223 @@
+"""Entrypoint: the `fhirbridge` command (CONTRACT.md). Parses, calls services, prints, exits.
+
+Exit codes: 0 success (skipped resources are counted, not failures); 2 usage or configuration
+error; 3 source unreachable or authorization failed; 1 anything else. Errors are one line on
+stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fhirbridge.errors import (
+    ConfigError,
+    FhirAuthError,
+    FhirBridgeError,
+    FhirError,
+    FhirRejected,
+    FhirTransientError,
+    SourceError,
+)
+
+TARGETS = ("bundle-file", "fhir-full", "ehr-restricted", "none")
+log = logging.getLogger("fhirbridge")
+
+
+class AsOf(click.ParamType):
+    """A calendar date YYYY-MM-DD."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date in the form YYYY-MM-DD", param, ctx)
+
+
+def _as_of_default() -> date:
+    return date.today()  # the only clock read for analysis: at the edge, as CONTRACT.md says
+
+
+source_option = click.option("--source", "source", default=None, metavar="SRC",
+                             help="FHIR base URL, or a file or directory of NDJSON/JSON. Default: the bundled example data.")
+as_of_option = click.option("--as-of", "as_of", type=AsOf(), default=None, help="Evaluation date (default: today).")
+out_option = click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+                          default=Path("fhirbridge-out"), show_default=True, help="Directory for output files.")
+db_option = click.option("--db", "db", default=None, metavar="URL",
+                         help="SQLAlchemy database URL (default sqlite:///fhirbridge.db).")
+config_option = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+                             default=None, help="TOML configuration (default config/fhirbridge.toml when present).")
+target_option = click.option("--target", "target", type=click.Choice(TARGETS), default=None,
+                             help="Where findings are written back (default bundle-file).")
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """fhirbridge: medication adherence and cross-prescriber safety over FHIR R4."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@cli.command()
+@source_option
+@as_of_option
+@out_option
+@db_option
+@config_option
+@target_option
+def run(source: str | None, as_of: date | None, out: Path, db: str | None, config: Path | None,
+        target: str | None) -> None:
+    """The main job, end to end: sync, analyze, write back."""
+    from fhirbridge.bootstrap import build_services
+    from fhirbridge.workflow import run_all
+
+    services = build_services(config=config, database_url=db)
+    report = run_all(services, source=source, as_of=as_of or _as_of_default(), out=out,
+                     target=target or "bundle-file", progress=_progress)
+    _print_summary(report, out)
+
+
+@cli.command()
+@source_option
+@as_of_option
+@db_option
+@config_option
+def sync(source: str | None, as_of: date | None, db: str | None, config: Path | None) -> None:
+    """Read a source into the store."""
+    from fhirbridge.bootstrap import build_services
+    from fhirbridge.workflow import run_sync
+
+    report = run_sync(build_services(config=config, database_url=db), source=source,
+                      as_of=as_of or _as_of_default(), progress=_progress)
+    click.echo(f"read {sum(report['resources_read'].values())} resources, "
+               f"stored {sum(report['resources_stored'].values())}, "
+               f"dead-lettered {report['dead_lettered_at_sync']}")
+
+
+@cli.command()
+@as_of_option
+@out_option
+@db_option
+@config_option
+def analyze(as_of: date | None, out: Path, db: str | None, config: Path | None) -> None:
+    """Analyze the store: findings.ndjson and adherence.ndjson."""
+    from fhirbridge.bootstrap import build_services
+    from fhirbridge.workflow import run_analyze
+
+    report = run_analyze(build_services(config=config, database_url=db),
+                         as_of=as_of or _as_of_default(), out=out, progress=_progress)
+    _print_summary(report, out)
+
+
+@cli.command()
+@click.option("--source", "source", default=None, metavar="URL", help="FHIR base URL to write to (fhir-full).")
+@as_of_option
+@out_option
+@db_option
+@config_option
+@target_option
+def writeback(source: str | None, as_of: date | None, out: Path, db: str | None,
+              config: Path | None, target: str | None) -> None:
+    """Write the open findings back (bundle file, or a FHIR server)."""
+    from fhirbridge.bootstrap import build_services
+    from fhirbridge.workflow import run_writeback
+
+    report = run_writeback(build_services(config=config, database_url=db), source=source,
+                           as_of=as_of or _as_of_default(), out=out, target=target or "bundle-file")
+    click.echo(_written_line(report.get("written", {})))
+
+
+@cli.group()
+def db() -> None:
+    """Database administration."""
+
+
+@db.command("upgrade")
+@db_option
+@config_option
+def db_upgrade(db: str | None, config: Path | None) -> None:
+    """Create or migrate the schema to the newest revision."""
+    from fhirbridge.bootstrap import build_services
+
+    build_services(config=config, database_url=db)
+    click.echo("database is at the newest schema revision")
+
+
+def _progress(stage: str, done: int) -> None:
+    if sys.stderr.isatty():
+        click.echo(f"\r{stage}: {done:,}", nl=False, err=True)
+
+
+def _written_line(written: dict[str, dict[str, int]]) -> str:
+    parts = [f"{rtype} " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+             for rtype, outcomes in sorted(written.items())]
+    return "written: " + ("; ".join(parts) if parts else "nothing")
+
+
+def _print_summary(report: dict[str, Any], out: Path) -> None:
+    from fhirbridge.reports import summary_table
+
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    click.echo(f"as of {report['as_of']}: {report.get('patients_analyzed', 0)} patients, "
+               f"{sum(report.get('findings', {}).values())} findings")
+    click.echo(summary_table(report.get("_findings", [])))
+    if "written" in report:
+        click.echo(_written_line(report["written"]))
+    skipped = sum(report.get("skipped_at_sync", {}).values()) + sum(report.get("skipped_at_analysis", {}).values())
+    dead = report.get("dead_lettered_at_sync", 0) + report.get("dead_lettered_at_analysis", 0)
+    click.echo(f"skipped {skipped} resources ({dead} dead-lettered); details in {out / 'run-report.json'}")
+
+
+def exit_code(error: BaseException) -> int:
+    """CONTRACT.md exit codes for an error."""
+    if isinstance(error, ConfigError | SourceError):
+        return 2
+    if isinstance(error, FhirAuthError | FhirTransientError):
+        return 3
+    if isinstance(error, FhirRejected) and error.status in (401, 403, 404):
+        return 3
+    if isinstance(error, FhirError):
+        return 3 if error.status is None else 1
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="fhirbridge",
+                 standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except FhirBridgeError as exc:
+        click.echo(f"fhirbridge: error: {exc}", err=True)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001  (the one place an unexpected error becomes exit 1)
+        log.debug("unexpected error", exc_info=True)
+        click.echo(f"fhirbridge: internal error ({type(exc).__name__}); run with -vv for details", err=True)
+        return 1
+    return 0
+
+
+def console() -> None:
+    sys.exit(main())

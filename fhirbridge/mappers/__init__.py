@@ -1,0 +1,50 @@
+"""Mappers: pure, tolerant FHIR dict → domain record. No I/O; no requests, sqlmodel or flask.
+
+`MAPPERS` is the explicit registry of the clinical resource types analysis reads; other types
+that sync keeps (Patient, Practitioner, Medication, ...) are context, not records.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from fhirbridge.mappers.datatypes import FhirJson, parse_date, relative_reference, subject_ref
+from fhirbridge.mappers.medication import MappingContext
+from fhirbridge.mappers.medication_dispense import to_dispense
+from fhirbridge.mappers.medication_request import to_order
+from fhirbridge.mappers.medication_statement import to_statement
+from fhirbridge.mappers.observation import to_observation
+from fhirbridge.mappers.prescriber import RoleTable, load_role_table, to_prescriber
+from fhirbridge.mappers.terminology import Terminology, load_terminology
+
+# Order matters only for reading: supply first, then reports, then results.
+MAPPERS: dict[str, Callable[[FhirJson, MappingContext], Any]] = {
+    "MedicationDispense": to_dispense,
+    "MedicationRequest": to_order,
+    "MedicationStatement": to_statement,
+    "Observation": to_observation,
+}
+
+# Every type sync pulls and the store keeps; anything else in a source is a counted skip.
+KNOWN_TYPES = frozenset(
+    {*MAPPERS, "Patient", "Practitioner", "PractitionerRole", "Medication", "Organization",
+     "Condition", "Encounter"}
+)
+
+__all__ = [
+    "KNOWN_TYPES",
+    "MAPPERS",
+    "FhirJson",
+    "MappingContext",
+    "RoleTable",
+    "Terminology",
+    "load_role_table",
+    "load_terminology",
+    "parse_date",
+    "relative_reference",
+    "subject_ref",
+    "to_dispense",
+    "to_observation",
+    "to_order",
+    "to_prescriber",
+    "to_statement",
+]

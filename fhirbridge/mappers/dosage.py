@@ -1,0 +1,65 @@
+"""Pure: daily dose from FHIR Dosage (dosageInstruction), for quantity-to-days conversion.
+
+Follows the CMS/QI-Core CumulativeMedicationDuration logic (clinical-anchors.md 2.2):
+dose = end of doseRange ?? doseQuantity; doses per day = frequency(Max) per period converted to
+days, else the count of timeOfDay, else 1. Only the first dosage is read: CMD requires a single
+dosage and split dosing is rare in this population's orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fhirbridge.mappers.datatypes import number, quantity_value
+
+# R4 UnitsOfTime (hl7.org/fhir/R4/valueset-units-of-time.html) as fractions of a day.
+_PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0}
+
+
+def doses_per_day(dosage: Mapping[str, Any]) -> float | None:
+    """Administrations per day from `timing.repeat`, None when the timing says nothing usable."""
+    repeat = (dosage.get("timing") or {}).get("repeat") or {}
+    if not isinstance(repeat, Mapping):
+        return None
+    frequency = number(repeat.get("frequencyMax")) or number(repeat.get("frequency"))
+    period = number(repeat.get("period"))
+    unit = repeat.get("periodUnit")
+    if frequency and period and isinstance(unit, str) and unit in _PERIOD_DAYS:
+        return frequency / (period * _PERIOD_DAYS[unit])
+    times = repeat.get("timeOfDay")
+    if isinstance(times, list) and times:
+        return float(len(times))
+    return None
+
+
+def dose_amount(dosage: Mapping[str, Any]) -> float | None:
+    """Units per administration: the high end of doseRange, else doseQuantity."""
+    for dose_and_rate in dosage.get("doseAndRate") or ():
+        if not isinstance(dose_and_rate, Mapping):
+            continue
+        dose_range = dose_and_rate.get("doseRange")
+        if isinstance(dose_range, Mapping):
+            high = quantity_value(dose_range.get("high"))
+            if high:
+                return high
+        amount = quantity_value(dose_and_rate.get("doseQuantity"))
+        if amount:
+            return amount
+    return None
+
+
+def daily_dose(dosages: Any) -> float | None:
+    """Units per day for the first dosage instruction; None when not derivable.
+
+    A dosage with a dose but no timing counts as once daily (CMD's `?? 1.0`); with neither
+    there is nothing to divide by.
+    """
+    if not isinstance(dosages, Sequence) or not dosages or not isinstance(dosages[0], Mapping):
+        return None
+    dosage = dosages[0]
+    amount = dose_amount(dosage)
+    if amount is None:
+        return None
+    per_day = doses_per_day(dosage) or 1.0
+    return amount * per_day

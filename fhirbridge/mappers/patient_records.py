@@ -1,0 +1,69 @@
+"""Pure: one patient's raw resources → PatientRecords, with every skip counted and explained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from fhirbridge.errors import MappingError, NotApplicable
+from fhirbridge.mappers.datatypes import FhirJson
+from fhirbridge.mappers.medication import MappingContext
+from fhirbridge.mappers.medication_dispense import to_dispense
+from fhirbridge.mappers.medication_request import to_order
+from fhirbridge.mappers.medication_statement import to_statement
+from fhirbridge.mappers.observation import to_observation
+from fhirbridge.records import MedicationEvent, ObservationRecord, PatientRecords, Prescriber
+
+_EVENT_MAPPERS = {
+    "MedicationRequest": to_order,
+    "MedicationDispense": to_dispense,
+    "MedicationStatement": to_statement,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skip:
+    """A resource analysis did not use, and why. `dead_letter` when it was unusable."""
+
+    ref: str
+    reason: str          # "<element>: <problem>", e.g. "medication[x]: missing"
+    dead_letter: bool    # True: malformed (kept in the dead-letter table); False: not applicable
+
+
+def skip_of(ref: str, error: MappingError) -> Skip:
+    return Skip(ref=ref, reason=str(error), dead_letter=not isinstance(error, NotApplicable))
+
+
+def to_patient_records(
+    patient: str,
+    resources: Iterable[FhirJson],
+    ctx: MappingContext,
+    prescribers: Mapping[str, Prescriber] | None = None,
+) -> tuple[PatientRecords, list[Skip]]:
+    """Map a patient's clinical resources; an unusable resource is skipped, never fatal."""
+    events: list[MedicationEvent] = []
+    observations: list[ObservationRecord] = []
+    skips: list[Skip] = []
+    for resource in resources:
+        rtype = resource.get("resourceType")
+        ref = f"{rtype}/{resource.get('id')}"
+        try:
+            if rtype == "Observation":
+                observations.append(to_observation(resource))
+            elif rtype in _EVENT_MAPPERS:
+                event = _EVENT_MAPPERS[rtype](resource, ctx)
+                if not event.drug.known:
+                    skips.append(Skip(ref=ref, reason="medication: code not in any table", dead_letter=False))
+                events.append(event)
+        except MappingError as exc:
+            skips.append(skip_of(ref, exc))
+    events.sort(key=lambda e: (e.start, e.ref))
+    observations.sort(key=lambda o: (o.effective, o.ref))
+    used = {e.prescriber for e in events if e.prescriber}
+    known = {ref: p for ref, p in (prescribers or {}).items() if ref in used}
+    return (
+        PatientRecords(
+            patient=patient, events=tuple(events), observations=tuple(observations), prescribers=known
+        ),
+        skips,
+    )

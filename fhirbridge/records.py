@@ -1,0 +1,120 @@
+"""Domain records: what mappers make of FHIR resources and what analysis reads.
+
+Frozen, slotted, keyword-only value objects. References keep the source's spelling
+(`MedicationDispense/123`); dates are calendar dates in the patient's local sense (the date
+part of the FHIR dateTime as written, never converted to UTC: a fill at 23:30-05:00 happened
+on that day for the patient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """Where a medication event came from; PDC prefers dispenses over orders (CONTRACT.md)."""
+
+    ORDER = "order"          # MedicationRequest: an authorization, not proof of supply
+    DISPENSE = "dispense"    # MedicationDispense: supply handed over
+    STATEMENT = "statement"  # MedicationStatement: patient- or clinician-reported use
+
+
+class PrescriberRole(StrEnum):
+    """The prescriber's kind of practice, from PractitionerRole.specialty (NUCC) or mappings."""
+
+    PSYCHIATRIC = "psychiatric"
+    ADDICTION = "addiction"
+    PRIMARY_CARE = "primary-care"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Drug:
+    """A medication normalised to ingredients and drug classes."""
+
+    ingredients: tuple[str, ...]  # sorted lower-case ingredient names; () when unknown
+    classes: frozenset[str]       # CONTRACT.md drug classes, e.g. {"buprenorphine"}
+    groups: frozenset[str]        # adherence groups, e.g. {"moud"}
+    code: str | None              # "system|code" of the coding that was recognised, else the first
+    display: str                  # product text as the source wrote it (not patient data)
+
+    @property
+    def known(self) -> bool:
+        return bool(self.ingredients)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MedicationEvent:
+    """One order, dispense or statement, with the supply it stands for."""
+
+    ref: str                       # "MedicationDispense/123"
+    kind: EventKind
+    patient: str                   # "Patient/9"
+    drug: Drug
+    status: str                    # FHIR status as sent (active, completed, stopped, ...)
+    start: date                    # dispense: whenHandedOver/whenPrepared; order: authoredOn/validity start
+    days_supply: int | None        # None: not derivable (counted as a skip, never guessed)
+    supply_basis: str              # how days_supply was found: daysSupply, quantity/daily-dose, ...
+    imputed: bool = False          # True when days_supply came from a default, not the resource
+    end: date | None = None        # statements and orders with an explicit end (effectivePeriod.end)
+    prescriber: str | None = None  # "Practitioner/7" (requester; for dispenses, from the order)
+    pharmacy: str | None = None    # dispensing Organization/Location reference
+    order_ref: str | None = None   # dispense → authorizingPrescription
+    quantity: float | None = None
+    daily_dose: float | None = None  # units per day from dosageInstruction, when derivable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObservationRecord:
+    """A screen, score or measurement with its value read tolerantly."""
+
+    ref: str                            # "Observation/5"
+    patient: str
+    codes: frozenset[str]               # "http://loinc.org|44261-6", ...
+    effective: date
+    status: str
+    value_number: float | None = None   # valueQuantity / valueInteger
+    value_codes: frozenset[str] = field(default_factory=frozenset)  # valueCodeableConcept codings
+    value_text: str | None = None       # valueString, or valueCodeableConcept.text / display
+    interpretation: frozenset[str] = field(default_factory=frozenset)  # v3 interpretation codes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prescriber:
+    """A practitioner and the role fhirbridge assigns them."""
+
+    ref: str                   # "Practitioner/3"
+    role: PrescriberRole
+    specialties: tuple[str, ...] = ()  # "system|code" of PractitionerRole.specialty
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatientRecords:
+    """Everything analysis needs for one patient, as of one run."""
+
+    patient: str
+    events: tuple[MedicationEvent, ...] = ()
+    observations: tuple[ObservationRecord, ...] = ()
+    prescribers: dict[str, Prescriber] = field(default_factory=dict)  # by ref; not hashed
+
+    def dispenses(self) -> tuple[MedicationEvent, ...]:
+        return tuple(e for e in self.events if e.kind is EventKind.DISPENSE)
+
+    def orders(self) -> tuple[MedicationEvent, ...]:
+        return tuple(e for e in self.events if e.kind is EventKind.ORDER)
+
+    def prescribers_of(self, refs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """Prescribers behind events: an order's requester, or a dispense's order's requester."""
+        by_ref = {e.ref: e for e in self.events}
+        found: set[str] = set()
+        for ref in refs:
+            event = by_ref.get(ref)
+            if event is None:
+                continue
+            if event.prescriber:
+                found.add(event.prescriber)
+            elif event.order_ref and (order := by_ref.get(event.order_ref)) and order.prescriber:
+                found.add(order.prescriber)
+        return tuple(sorted(found))

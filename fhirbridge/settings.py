@@ -1,0 +1,214 @@
+"""Settings: one frozen object from a TOML file and FHIRBRIDGE_<SECTION>_<KEY> variables.
+
+Built once in the composition root (bootstrap.py) and passed in; nothing reads the environment
+at import time. The file is validated with a JSON Schema at start-up, and a bad one stops
+start-up with one line naming the file, the path inside it and the problem (CONTRACT.md).
+A dataclass plus jsonschema, rather than pydantic-settings, because the contract asks for a
+JSON Schema that integrators can read and for errors with TOML paths.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from fhirbridge.adherence.rules import AdherenceParams
+from fhirbridge.analysis import AnalysisParams, check_rules
+from fhirbridge.errors import ConfigError
+from fhirbridge.reconciliation import OpioidBenzoParams
+
+DEFAULT_CONFIG = Path("config/fhirbridge.toml")
+TARGETS = ("fhir-full", "ehr-restricted", "bundle-file", "none")
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "database": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"url": {"type": "string", "minLength": 1}},
+        },
+        "analysis": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "window_days": {"type": "integer", "minimum": 30, "maximum": 3650},
+                "pdc_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                "moud_includes_methadone": {"type": "boolean"},
+                "enabled_rules": {"type": "array", "items": {"type": "string"}},
+                "rules": {
+                    "type": "object",
+                    "properties": {
+                        "opioid-benzodiazepine": {
+                            "type": "object", "additionalProperties": False,
+                            "properties": {"lookback_days": {"type": "integer", "minimum": 1}},
+                        },
+                    },
+                },
+            },
+        },
+        "writeback": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "device": {"type": "string", "pattern": "^Device/[A-Za-z0-9\\-.]{1,64}$"},
+                "organization": {"type": "string", "pattern": "^Organization/[A-Za-z0-9\\-.]{1,64}$"},
+                "security_labels": {"type": "array", "items": {"enum": ["PSY", "ETH"]}},
+            },
+        },
+        "connections": {
+            "type": "array",
+            "items": {
+                "type": "object", "additionalProperties": False, "required": ["name", "base_url"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "base_url": {"type": "string", "pattern": "^https?://"},
+                    "auth": {"enum": ["none", "smart-backend"]},
+                    "client_id": {"type": "string"},
+                    "token_url": {"type": "string", "pattern": "^https?://"},
+                    "private_key_file": {"type": "string"},
+                    "scopes": {"type": "string"},
+                    "target": {"enum": list(TARGETS)},
+                },
+            },
+        },
+        "cds_hooks": {"type": "object"},
+        "api": {"type": "object"},
+        "mappings": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"paths": {"type": "array", "items": {"type": "string"}}},
+        },
+    },
+}
+
+MAPPING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "source": {"type": "string"},
+        "medications": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[^|]+\\|[^|]+$"},
+            "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        },
+    },
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connection:
+    name: str
+    base_url: str
+    auth: str = "none"
+    target: str = "fhir-full"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything configurable, resolved."""
+
+    database_url: str = "sqlite:///fhirbridge.db"
+    analysis: AnalysisParams = field(default_factory=AnalysisParams)
+    moud_includes_methadone: bool = False
+    device: str = "Device/fhirbridge"
+    organization: str | None = None
+    security_labels: tuple[str, ...] = ("PSY", "ETH")
+    connections: tuple[Connection, ...] = ()
+    local_codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    config_file: str | None = None
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (default config/fhirbridge.toml when present) and the environment.
+
+    Raises:
+        ConfigError: naming the file (or variable), the path inside it and the problem.
+    """
+    environ = os.environ if environ is None else environ
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    name = str(path) if path else "(defaults)"
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(name, "", f"cannot read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(name, "", f"not valid TOML: {exc}") from None
+    _apply_environment(data, environ)
+    _validate(data, SCHEMA, name)
+    analysis = data.get("analysis", {})
+    rules = analysis.get("rules", {})
+    try:
+        enabled = check_rules(analysis["enabled_rules"]) if "enabled_rules" in analysis else None
+    except ValueError as exc:
+        raise ConfigError(name, "analysis/enabled_rules", str(exc)) from None
+    writeback = data.get("writeback", {})
+    return Settings(
+        database_url=data.get("database", {}).get("url", "sqlite:///fhirbridge.db"),
+        analysis=AnalysisParams(
+            adherence=AdherenceParams(
+                window_days=analysis.get("window_days", 365),
+                pdc_threshold=analysis.get("pdc_threshold", 0.80),
+            ),
+            opioid_benzodiazepine=OpioidBenzoParams(**rules.get("opioid-benzodiazepine", {})),
+            rules=enabled,
+        ),
+        moud_includes_methadone=analysis.get("moud_includes_methadone", False),
+        device=writeback.get("device", "Device/fhirbridge"),
+        organization=writeback.get("organization"),
+        security_labels=tuple(writeback.get("security_labels", ("PSY", "ETH"))),
+        connections=tuple(Connection(**{k: v for k, v in c.items() if k in ("name", "base_url", "auth", "target")})
+                          for c in data.get("connections", ())),
+        local_codes=_load_mappings(data.get("mappings", {}).get("paths", ()), path),
+        config_file=str(path) if path else None,
+    )
+
+
+def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """FHIRBRIDGE_<SECTION>_<KEY> overrides [section] key; values are read as TOML values."""
+    sections = [s for s in SCHEMA["properties"] if SCHEMA["properties"][s]["type"] == "object"]
+    for variable, raw in environ.items():
+        if not variable.startswith("FHIRBRIDGE_"):
+            continue
+        rest = variable[len("FHIRBRIDGE_"):].lower()
+        for section in sections:
+            prefix = section + "_"
+            if rest.startswith(prefix) and rest != prefix:
+                try:
+                    value = tomllib.loads(f"v = {raw}")["v"]
+                except tomllib.TOMLDecodeError:
+                    value = raw
+                data.setdefault(section, {})[rest[len(prefix):]] = value
+
+
+def _validate(data: Any, schema: dict[str, Any], name: str) -> None:
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        raise ConfigError(name, where, error.message)
+
+
+def _load_mappings(patterns: Any, config_path: Path | None) -> dict[str, tuple[str, ...]]:
+    """Integrator medication mappings (`system|code` → ingredient names) from TOML files."""
+    base = config_path.parent.parent if config_path else Path(".")
+    codes: dict[str, tuple[str, ...]] = {}
+    for pattern in patterns:
+        full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+        for file in sorted(glob.glob(full)):
+            try:
+                data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(file, "", f"cannot read mapping: {exc}") from None
+            _validate(data, MAPPING_SCHEMA, file)
+            for token, names in data.get("medications", {}).items():
+                codes[token] = tuple(names)
+    return codes

@@ -1,0 +1,74 @@
+"""Store: engine construction and schema migration (never at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from fhirbridge.errors import ConfigError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a SQLAlchemy URL; SQLite gets WAL and NORMAL sync for batch writes.
+
+    Raises:
+        ConfigError: the URL cannot be parsed or its driver is missing.
+    """
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            Path(url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError("--db", "", f"not a usable database URL ({type(exc).__name__})") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the API read while a run writes; NORMAL sync is safe with WAL and avoids an
+    # fsync per commit (performance-anchors.md section 3). busy_timeout waits for a second
+    # writer instead of failing at once (two `fhirbridge writeback` processes).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent).
+
+    Raises:
+        ConfigError: the database cannot be reached.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except OperationalError as exc:
+        raise ConfigError("--db", "", f"cannot open the database ({exc.orig.__class__.__name__})") from None
+
+
+def revision(engine: Engine, message: str) -> None:
+    """Autogenerate a migration from the tables (a developer command, not for operators)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True)

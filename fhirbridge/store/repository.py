@@ -1,0 +1,232 @@
+"""Store: the repository fhirbridge's services use. Verbs per use case; returns dicts and records.
+
+Bulk writes go through dialect `INSERT ... ON CONFLICT` executemany, not ORM unit-of-work
+objects (performance-anchors.md section 3: about 10x faster); SQLModel stays the schema and the
+query layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, Table, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from fhirbridge.findings import Finding
+from fhirbridge.store.tables import DeadLetter, FindingRecord, LedgerEntry, RawResource, Run
+
+_RAW: Table = RawResource.__table__  # type: ignore[assignment]
+_DEAD: Table = DeadLetter.__table__  # type: ignore[assignment]
+_FINDING: Table = FindingRecord.__table__  # type: ignore[assignment]
+
+
+class SqlStore:
+    """Repository over one engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    # ---- runs ---------------------------------------------------------------------------
+    def start_run(self, command: str, source: str | None, as_of: date | None, now: datetime) -> int:
+        with Session(self.engine) as session:
+            run = Run(command=command, source=source, as_of=as_of, started_at=now)
+            session.add(run)
+            session.commit()
+            assert run.id is not None  # noqa: S101  (set by the database on commit)
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, report: Mapping[str, Any], now: datetime) -> None:
+        with Session(self.engine) as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                return
+            run.status, run.finished_at = status, now
+            run.report = orjson.dumps(report).decode()
+            session.add(run)
+            session.commit()
+
+    def runs(self, limit: int = 20) -> list[Run]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(Run).order_by(Run.id.desc()).limit(limit)).scalars())  # type: ignore[union-attr,call-overload]
+
+    # ---- raw resources ------------------------------------------------------------------
+    def put_resources(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert raw resources by (type, id); a row older than the stored one is ignored."""
+        if not rows:
+            return
+        latest = {(r["resource_type"], r["resource_id"]): r for r in rows}  # one per key per statement
+        stmt = self._insert(_RAW)
+        excluded = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["resource_type", "resource_id"],
+            set_={c: excluded[c] for c in ("version_id", "last_updated", "patient_id", "source", "run_id", "body")},
+            where=or_(
+                _RAW.c.last_updated.is_(None),
+                excluded.last_updated.is_(None),
+                _RAW.c.last_updated <= excluded.last_updated,
+            ),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(latest.values()))
+
+    def put_dead_letters(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Keep unusable input with its reason; the same input and reason is kept once."""
+        if not rows:
+            return
+        stmt = self._insert(_DEAD).on_conflict_do_nothing(index_elements=["fingerprint", "reason"])
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(rows))
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(DeadLetter).order_by(DeadLetter.id)).scalars())  # type: ignore[call-overload,arg-type]
+
+    def count_resources(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_RAW.c.resource_type, func.count()).group_by(_RAW.c.resource_type)
+            )
+            return {t: n for t, n in rows}
+
+    def resources_of_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
+        """Every stored resource of one type, parsed (context types: Medication, PractitionerRole)."""
+        with self.engine.connect() as conn:
+            result = conn.execute(select(_RAW.c.body).where(_RAW.c.resource_type == resource_type))
+            for (body,) in result:
+                yield orjson.loads(body)
+
+    def resources_by_patient(
+        self, types: Iterable[str], patients: Iterable[str] | None = None
+    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(patient, resources) for each patient with resources of the given types, streamed.
+
+        Rows come ordered by patient and are parsed one patient at a time, so memory holds one
+        patient's resources, not the store (performance-anchors.md: large live heaps slow parsing).
+        """
+        query = (
+            select(_RAW.c.patient_id, _RAW.c.body)
+            .where(_RAW.c.resource_type.in_(list(types)), _RAW.c.patient_id.is_not(None))
+            .order_by(_RAW.c.patient_id, _RAW.c.resource_type, _RAW.c.resource_id)
+        )
+        if patients is not None:
+            query = query.where(_RAW.c.patient_id.in_(list(patients)))
+        current: str | None = None
+        batch: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+            for patient, body in result:
+                if patient != current:
+                    if current is not None:
+                        yield current, batch
+                    current, batch = patient, []
+                batch.append(orjson.loads(body))
+        if current is not None:
+            yield current, batch
+
+    def patient_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_RAW.c.resource_id).where(_RAW.c.resource_type == "Patient").order_by(_RAW.c.resource_id)
+            )
+            return [f"Patient/{r}" for (r,) in rows]
+
+    # ---- findings -----------------------------------------------------------------------
+    def record_findings(
+        self, findings: Sequence[Finding], as_of: date, patients: Iterable[str] | None = None
+    ) -> list[FindingRecord]:
+        """Open or refresh these findings; resolve open findings of the same patients not found now.
+
+        Args:
+            patients: the patients that were analyzed (default: those of `findings`); only
+                their findings can be resolved, so a partial run resolves nothing else.
+
+        Returns:
+            The findings resolved by this call.
+        """
+        scope = set(patients) if patients is not None else {f.patient for f in findings}
+        keys = {f.key for f in findings}
+        resolved: list[FindingRecord] = []
+        with Session(self.engine) as session:
+            existing = {
+                r.key: r
+                for r in session.exec(  # type: ignore[call-overload]
+                    select(FindingRecord).where(FindingRecord.patient_id.in_(scope))  # type: ignore[attr-defined]
+                ).scalars()
+            }
+            for finding in findings:
+                body = orjson.dumps(finding.to_json()).decode()
+                row = existing.get(finding.key)
+                if row is None:
+                    session.add(FindingRecord(
+                        key=finding.key, patient_id=finding.patient, rule=finding.rule,
+                        first_seen=as_of, last_seen=as_of, body=body,
+                    ))
+                else:
+                    row.status, row.last_seen, row.resolved_on, row.body = "open", as_of, None, body
+                    session.add(row)
+            for key, row in existing.items():
+                if key not in keys and row.status == "open":
+                    row.status, row.resolved_on = "resolved", as_of
+                    session.add(row)
+                    resolved.append(row)
+            session.commit()
+            for row in resolved:
+                session.refresh(row)
+                session.expunge(row)
+        return resolved
+
+    def findings(self, *, status: str | None = None, patient: str | None = None) -> list[FindingRecord]:
+        with Session(self.engine) as session:
+            query = select(FindingRecord)
+            if status:
+                query = query.where(FindingRecord.status == status)  # type: ignore[arg-type]
+            if patient:
+                query = query.where(FindingRecord.patient_id == patient)  # type: ignore[arg-type]
+            rows = list(session.exec(query.order_by(FindingRecord.patient_id, FindingRecord.key)).scalars())  # type: ignore[call-overload,arg-type]
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    # ---- write-back ledger --------------------------------------------------------------
+    def ledger_get(self, target: str, resource_type: str, identifier: str) -> LedgerEntry | None:
+        with Session(self.engine) as session:
+            row = session.exec(  # type: ignore[call-overload]
+                select(LedgerEntry).where(
+                    LedgerEntry.target == target,  # type: ignore[arg-type]
+                    LedgerEntry.resource_type == resource_type,  # type: ignore[arg-type]
+                    LedgerEntry.identifier == identifier,  # type: ignore[arg-type]
+                )
+            ).scalars().first()
+            if row is not None:
+                session.expunge(row)
+            return row  # type: ignore[no-any-return]
+
+    def ledger_put(self, entry: LedgerEntry) -> None:
+        """Insert or update the ledger row for (target, type, identifier)."""
+        values = entry.model_dump(exclude={"id"})
+        stmt = self._insert(LedgerEntry.__table__)  # type: ignore[arg-type]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["target", "resource_type", "identifier"],
+            set_={k: stmt.excluded[k] for k in values if k not in ("target", "resource_type", "identifier")},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, [values])
+
+    def ledger(self, target: str | None = None) -> list[LedgerEntry]:
+        with Session(self.engine) as session:
+            query = select(LedgerEntry).order_by(LedgerEntry.id)  # type: ignore[arg-type]
+            if target:
+                query = query.where(LedgerEntry.target == target)  # type: ignore[arg-type]
+            rows = list(session.exec(query).scalars())  # type: ignore[call-overload]
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def mark_finding_status(self, key: str, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(_FINDING).where(_FINDING.c.key == key).values(status=status))

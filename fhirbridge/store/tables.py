@@ -1,0 +1,108 @@
+"""Store: the SQLModel tables, the single source of the schema (Alembic migrates to it).
+
+Raw resources are kept as received (the bytes of the JSON), with the columns analysis and
+incremental sync filter on. Bodies are bytes, not JSON columns: they are written in bulk and
+read whole, never queried inside.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class RawResource(SQLModel, table=True):
+    """One FHIR resource as received; the newest version wins."""
+
+    __tablename__ = "raw_resource"
+
+    resource_type: str = Field(primary_key=True, max_length=64)
+    resource_id: str = Field(primary_key=True, max_length=128)
+    version_id: str | None = Field(default=None, max_length=128)
+    last_updated: str | None = Field(default=None, max_length=40)  # meta.lastUpdated as sent
+    patient_id: str | None = Field(default=None, index=True, max_length=200)  # "Patient/<id>"
+    source: str = Field(max_length=500)  # a file path or a base URL, never a query string
+    run_id: int | None = Field(default=None)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Run(SQLModel, table=True):
+    """One invocation of a stage (sync, analyze, writeback, run), with its report."""
+
+    __tablename__ = "run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    command: str = Field(max_length=40)
+    source: str | None = Field(default=None, max_length=500)
+    as_of: date | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = Field(default="running", max_length=20)  # running | ok | failed
+    report: str | None = Field(default=None, sa_column=Column(Text))  # run-report.json
+
+
+class DeadLetter(SQLModel, table=True):
+    """A resource (or line) that could not be used, kept with its reason; nothing is lost."""
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (UniqueConstraint("fingerprint", "reason", name="uq_dead_letter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(max_length=64)  # sha256 of the body: the same bad input once
+    run_id: int | None = None
+    source: str = Field(max_length=500)
+    location: str | None = Field(default=None, max_length=500)  # "file.ndjson:17", a ref
+    resource_type: str | None = Field(default=None, max_length=64)
+    resource_id: str | None = Field(default=None, max_length=128)
+    reason: str = Field(max_length=500)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
+
+
+class FindingRecord(SQLModel, table=True):
+    """The latest state of each finding: open while a run finds it, resolved after."""
+
+    __tablename__ = "finding"
+
+    key: str = Field(primary_key=True, max_length=64)
+    patient_id: str = Field(index=True, max_length=200)
+    rule: str = Field(max_length=64)
+    status: str = Field(default="open", max_length=20)  # open | resolved
+    first_seen: date
+    last_seen: date
+    resolved_on: date | None = None
+    body: str = Field(sa_column=Column(Text, nullable=False))  # findings.ndjson line
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Write-back idempotency ledger: one row per written resource identifier and target."""
+
+    __tablename__ = "writeback_ledger"
+    __table_args__ = (
+        UniqueConstraint("target", "resource_type", "identifier", name="uq_ledger_identifier"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=500)          # base URL or "bundle-file"
+    resource_type: str = Field(max_length=64)
+    identifier: str = Field(max_length=300)      # "system|value"
+    finding_key: str | None = Field(default=None, max_length=64)
+    server_id: str | None = Field(default=None, max_length=128)
+    version_id: str | None = Field(default=None, max_length=128)
+    content_hash: str = Field(max_length=64)     # of what we last sent, sans meta
+    status: str = Field(default="written", max_length=20)  # written | failed | pending
+    last_error: str | None = Field(default=None, max_length=2000)
+    updated_at: datetime
+
+
+class SyncCursor(SQLModel, table=True):
+    """Incremental sync position per source and resource type (`_lastUpdated`)."""
+
+    __tablename__ = "sync_cursor"
+
+    source: str = Field(primary_key=True, max_length=500)
+    resource_type: str = Field(primary_key=True, max_length=64)
+    cursor: str = Field(max_length=40)
+    updated_at: datetime
