@@ -12,9 +12,10 @@ References between entries use the deterministic `urn:uuid` fullUrls, which the 
 with the id it resolves each entry to (R4 http.html#trules). When an `ifNoneExist` matches, that
 is the id of the *existing* resource: Oracle HDR (HAPI) documents it, Medplum's
 BatchProcessor.resolveCreateIdentity does it (read in tests/fhir_server/node_modules), and a
-POST-twice run against the test server confirmed it. Conditional references (`DetectedIssue?identifier=...` inside a
-resource) are not used: Medplum rewrites only urn:uuid references. So a Flag that points at a
-DetectedIssue needs that DetectedIssue's entry in the same Bundle: transaction_bundle checks it.
+POST-twice run against the test server confirmed it. Conditional references
+(`DetectedIssue?identifier=...` inside a resource) are not used: Medplum rewrites only urn:uuid
+references. So a Flag that points at a DetectedIssue needs that DetectedIssue's entry in the same
+Bundle: transaction_bundle checks it.
 Conditional create is a backstop, not a lock (ARCHITECTURE.md): the publisher's ledger serialises.
 Measured on the test server (Medplum MemoryRepository): the second POST answers 200 everywhere and
 changes no content, but each conditional update still adds a version with identical content (the
