@@ -105,6 +105,19 @@ class PatientRecords:
     def orders(self) -> tuple[MedicationEvent, ...]:
         return tuple(e for e in self.events if e.kind is EventKind.ORDER)
 
+    def orders_behind(self, refs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """The prescriptions behind events: a dispense's authorizingPrescription, else itself.
+
+        Findings implicate orders, as the CDC opioid CDS DetectedIssue template does: a refill on
+        the same prescription then keeps the finding's key (and its written resources) stable.
+        """
+        by_ref = {e.ref: e for e in self.events}
+        found: set[str] = set()
+        for ref in refs:
+            event = by_ref.get(ref)
+            found.add(event.order_ref if event is not None and event.order_ref else ref)
+        return tuple(sorted(found))
+
     def prescribers_of(self, refs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         """Prescribers behind events: an order's requester, or a dispense's order's requester."""
         by_ref = {e.ref: e for e in self.events}

@@ -125,7 +125,8 @@ class Services:
             for event in records.events:
                 result.mapped[event.ref.split("/", 1)[0]] += 1
                 if not event.drug.known:
-                    result.unmapped_medications[event.drug.code or event.drug.display or "(no code or text)"] += 1
+                    label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
+                    result.unmapped_medications[label or "(no code or text)"] += 1
             result.mapped["Observation"] += len(records.observations)
             for skip in skips:
                 result.skipped[f"{skip.ref.split('/', 1)[0]} {skip.reason}"] += 1

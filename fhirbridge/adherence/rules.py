@@ -103,7 +103,7 @@ def _low_pdc(
         patient=result.patient,
         summary=summary,
         detail=detail,
-        implicated=result.fills,
+        implicated=records.orders_behind(result.fills),
         prescribers=prescribers,
         authority=PDC_AUTHORITY,
         as_of=as_of,

@@ -53,7 +53,7 @@ def to_patient_records(
             elif rtype in _EVENT_MAPPERS:
                 event = _EVENT_MAPPERS[rtype](resource, ctx)
                 if not event.drug.known:
-                    skips.append(Skip(ref=ref, reason="medication: code not in any table", dead_letter=False))
+                    skips.append(Skip(ref=ref, reason="medication: no classified ingredient (outside the rules)", dead_letter=False))
                 events.append(event)
         except MappingError as exc:
             skips.append(skip_of(ref, exc))

@@ -115,7 +115,7 @@ def assess_opioid_benzodiazepine(
             patient=records.patient,
             summary=summary[:139],
             detail=detail,
-            implicated=tuple(refs),
+            implicated=records.orders_behind(sorted(refs)),
             prescribers=prescribers,
             authority=authority,
             as_of=as_of,
