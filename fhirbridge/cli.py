@@ -199,7 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.main(args=list(argv) if argv is not None else None, prog_name="fhirbridge",
                  standalone_mode=False)
     except click.exceptions.UsageError as exc:
-        exc.show()
+        hint = f" (see: fhirbridge {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else ""
+        click.echo(f"fhirbridge: error: {exc.format_message()}{hint}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

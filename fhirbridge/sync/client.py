@@ -321,8 +321,10 @@ class FhirClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 # Only the class name: requests' messages repeat the full URL, query included.
+                origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
                 error = FhirTransientError(
-                    f"{method} {path}: {type(exc).__name__}", url=_url_path(url)
+                    f"{method} {path}: cannot reach {origin} ({type(exc).__name__})",
+                    url=_url_path(url),
                 )
                 # A connect timeout means nothing was sent, so even a POST may go again.
                 resendable = idempotent or isinstance(exc, requests.ConnectTimeout)
@@ -344,10 +346,11 @@ class FhirClient:
                 resendable = idempotent or status in _NOT_PROCESSED_STATUSES
             wait = self._wait(error, attempt, waited)
             if not resendable or attempt >= self._max_retries or wait is None:
-                log.warning("%s %s → %s: giving up after %d attempt(s), %.1f s waited",
+                # Info, not warning: the caller reports the error itself, once.
+                log.info("%s %s → %s: giving up after %d attempt(s), %.1f s waited",
                             method, path, error.status, attempt + 1, waited)
                 raise error
-            log.warning("%s %s → %s (attempt %d): retrying in %.1f s",
+            log.info("%s %s → %s (attempt %d): retrying in %.1f s",
                         method, path, error.status, attempt + 1, wait)
             self._sleep(wait)
             waited += wait
