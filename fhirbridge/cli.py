@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +26,9 @@ from fhirbridge.errors import (
     FhirTransientError,
     SourceError,
 )
+
+if TYPE_CHECKING:
+    from fhirbridge.services import Services
 
 TARGETS = ("bundle-file", "fhir-full", "ehr-restricted", "none")
 log = logging.getLogger("fhirbridge")
@@ -79,12 +83,11 @@ def cli(verbose: int) -> None:
 def run(source: str | None, as_of: date | None, out: Path, db: str | None, config: Path | None,
         target: str | None) -> None:
     """The main job, end to end: sync, analyze, write back."""
-    from fhirbridge.bootstrap import build_services
     from fhirbridge.workflow import run_all
 
-    services = build_services(config=config, database_url=db)
-    report = run_all(services, source=source, as_of=as_of or _as_of_default(), out=out,
-                     target=target or "bundle-file", progress=_progress)
+    with _services(config, db) as services:
+        report = run_all(services, source=source, as_of=as_of or _as_of_default(), out=out,
+                         target=target or "bundle-file", progress=_progress)
     _print_summary(report, out)
 
 
@@ -95,11 +98,10 @@ def run(source: str | None, as_of: date | None, out: Path, db: str | None, confi
 @config_option
 def sync(source: str | None, as_of: date | None, db: str | None, config: Path | None) -> None:
     """Read a source into the store."""
-    from fhirbridge.bootstrap import build_services
     from fhirbridge.workflow import run_sync
 
-    report = run_sync(build_services(config=config, database_url=db), source=source,
-                      as_of=as_of or _as_of_default(), progress=_progress)
+    with _services(config, db) as services:
+        report = run_sync(services, source=source, as_of=as_of or _as_of_default(), progress=_progress)
     click.echo(f"read {sum(report['resources_read'].values())} resources, "
                f"stored {sum(report['resources_stored'].values())}, "
                f"dead-lettered {report['dead_lettered_at_sync']}")
@@ -112,11 +114,10 @@ def sync(source: str | None, as_of: date | None, db: str | None, config: Path | 
 @config_option
 def analyze(as_of: date | None, out: Path, db: str | None, config: Path | None) -> None:
     """Analyze the store: findings.ndjson and adherence.ndjson."""
-    from fhirbridge.bootstrap import build_services
     from fhirbridge.workflow import run_analyze
 
-    report = run_analyze(build_services(config=config, database_url=db),
-                         as_of=as_of or _as_of_default(), out=out, progress=_progress)
+    with _services(config, db) as services:
+        report = run_analyze(services, as_of=as_of or _as_of_default(), out=out, progress=_progress)
     _print_summary(report, out)
 
 
@@ -130,11 +131,11 @@ def analyze(as_of: date | None, out: Path, db: str | None, config: Path | None) 
 def writeback(source: str | None, as_of: date | None, out: Path, db: str | None,
               config: Path | None, target: str | None) -> None:
     """Write the open findings back (bundle file, or a FHIR server)."""
-    from fhirbridge.bootstrap import build_services
     from fhirbridge.workflow import run_writeback
 
-    report = run_writeback(build_services(config=config, database_url=db), source=source,
-                           as_of=as_of or _as_of_default(), out=out, target=target or "bundle-file")
+    with _services(config, db) as services:
+        report = run_writeback(services, source=source, as_of=as_of or _as_of_default(), out=out,
+                               target=target or "bundle-file")
     click.echo(_written_line(report.get("written", {})))
 
 
@@ -148,10 +149,21 @@ def db() -> None:
 @config_option
 def db_upgrade(db: str | None, config: Path | None) -> None:
     """Create or migrate the schema to the newest revision."""
+
+    with _services(config, db):
+        click.echo("database is at the newest schema revision")
+
+
+@contextmanager
+def _services(config: Path | None, db: str | None) -> Iterator[Services]:
+    """Services for one command, with connections released at the end."""
     from fhirbridge.bootstrap import build_services
 
-    build_services(config=config, database_url=db)
-    click.echo("database is at the newest schema revision")
+    services = build_services(config=config, database_url=db)
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def _progress(stage: str, done: int) -> None:

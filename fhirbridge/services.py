@@ -71,6 +71,10 @@ class Services:
     now: Callable[[], datetime]
     client_factory: Callable[[str], FhirClient] = FhirClient
 
+    def close(self) -> None:
+        """Release database connections (the CLI calls this when a command ends)."""
+        self.store.engine.dispose()
+
     # ---- sync ---------------------------------------------------------------------------
     def open_source(self, source: str | None, as_of: date) -> tuple[Iterator[SourceItem], str]:
         """Items of a source, and a label for it that is safe to log (no query string).
