@@ -52,17 +52,45 @@ def _as_of_default() -> date:
     return date.today()  # the only clock read for analysis: at the edge, as CONTRACT.md says
 
 
-source_option = click.option("--source", "source", default=None, metavar="SRC",
-                             help="FHIR base URL, or a file or directory of NDJSON/JSON. Default: the bundled example data.")
-as_of_option = click.option("--as-of", "as_of", type=AsOf(), default=None, help="Evaluation date (default: today).")
-out_option = click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-                          default=Path("fhirbridge-out"), show_default=True, help="Directory for output files.")
-db_option = click.option("--db", "db", default=None, metavar="URL",
-                         help="SQLAlchemy database URL (default sqlite:///fhirbridge.db).")
-config_option = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
-                             default=None, help="TOML configuration (default config/fhirbridge.toml when present).")
-target_option = click.option("--target", "target", type=click.Choice(TARGETS), default=None,
-                             help="Where findings are written back (default bundle-file).")
+source_option = click.option(
+    "--source",
+    "source",
+    default=None,
+    metavar="SRC",
+    help="FHIR base URL, or a file or directory of NDJSON/JSON. Default: the bundled example data.",
+)
+as_of_option = click.option(
+    "--as-of", "as_of", type=AsOf(), default=None, help="Evaluation date (default: today)."
+)
+out_option = click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("fhirbridge-out"),
+    show_default=True,
+    help="Directory for output files.",
+)
+db_option = click.option(
+    "--db",
+    "db",
+    default=None,
+    metavar="URL",
+    help="SQLAlchemy database URL (default sqlite:///fhirbridge.db).",
+)
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML configuration (default config/fhirbridge.toml when present).",
+)
+target_option = click.option(
+    "--target",
+    "target",
+    type=click.Choice(TARGETS),
+    default=None,
+    help="Where findings are written back (default bundle-file).",
+)
 
 
 @click.group()
@@ -70,7 +98,9 @@ target_option = click.option("--target", "target", type=click.Choice(TARGETS), d
 def cli(verbose: int) -> None:
     """fhirbridge: medication adherence and cross-prescriber safety over FHIR R4."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @cli.command()
@@ -80,14 +110,26 @@ def cli(verbose: int) -> None:
 @db_option
 @config_option
 @target_option
-def run(source: str | None, as_of: date | None, out: Path, db: str | None, config: Path | None,
-        target: str | None) -> None:
+def run(
+    source: str | None,
+    as_of: date | None,
+    out: Path,
+    db: str | None,
+    config: Path | None,
+    target: str | None,
+) -> None:
     """The main job, end to end: sync, analyze, write back."""
     from fhirbridge.workflow import run_all
 
     with _services(config, db) as services:
-        report = run_all(services, source=source, as_of=as_of or _as_of_default(), out=out,
-                         target=target or "bundle-file", progress=_progress)
+        report = run_all(
+            services,
+            source=source,
+            as_of=as_of or _as_of_default(),
+            out=out,
+            target=target or "bundle-file",
+            progress=_progress,
+        )
     _print_summary(report, out)
 
 
@@ -101,10 +143,14 @@ def sync(source: str | None, as_of: date | None, db: str | None, config: Path | 
     from fhirbridge.workflow import run_sync
 
     with _services(config, db) as services:
-        report = run_sync(services, source=source, as_of=as_of or _as_of_default(), progress=_progress)
-    click.echo(f"read {sum(report['resources_read'].values())} resources, "
-               f"stored {sum(report['resources_stored'].values())}, "
-               f"dead-lettered {report['dead_lettered_at_sync']}")
+        report = run_sync(
+            services, source=source, as_of=as_of or _as_of_default(), progress=_progress
+        )
+    click.echo(
+        f"read {sum(report['resources_read'].values())} resources, "
+        f"stored {sum(report['resources_stored'].values())}, "
+        f"dead-lettered {report['dead_lettered_at_sync']}"
+    )
 
 
 @cli.command()
@@ -122,20 +168,33 @@ def analyze(as_of: date | None, out: Path, db: str | None, config: Path | None) 
 
 
 @cli.command()
-@click.option("--source", "source", default=None, metavar="URL", help="FHIR base URL to write to (fhir-full).")
+@click.option(
+    "--source", "source", default=None, metavar="URL", help="FHIR base URL to write to (fhir-full)."
+)
 @as_of_option
 @out_option
 @db_option
 @config_option
 @target_option
-def writeback(source: str | None, as_of: date | None, out: Path, db: str | None,
-              config: Path | None, target: str | None) -> None:
+def writeback(
+    source: str | None,
+    as_of: date | None,
+    out: Path,
+    db: str | None,
+    config: Path | None,
+    target: str | None,
+) -> None:
     """Write the open findings back (bundle file, or a FHIR server)."""
     from fhirbridge.workflow import run_writeback
 
     with _services(config, db) as services:
-        report = run_writeback(services, source=source, as_of=as_of or _as_of_default(), out=out,
-                               target=target or "bundle-file")
+        report = run_writeback(
+            services,
+            source=source,
+            as_of=as_of or _as_of_default(),
+            out=out,
+            target=target or "bundle-file",
+        )
     click.echo(_written_line(report.get("written", {})))
 
 
@@ -172,8 +231,10 @@ def _progress(stage: str, done: int) -> None:
 
 
 def _written_line(written: dict[str, dict[str, int]]) -> str:
-    parts = [f"{rtype} " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
-             for rtype, outcomes in sorted(written.items())]
+    parts = [
+        f"{rtype} " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        for rtype, outcomes in sorted(written.items())
+    ]
     return "written: " + ("; ".join(parts) if parts else "nothing")
 
 
@@ -182,14 +243,20 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
 
     if sys.stderr.isatty():
         click.echo("", err=True)
-    click.echo(f"as of {report['as_of']}: {report.get('patients_analyzed', 0)} patients, "
-               f"{sum(report.get('findings', {}).values())} findings")
+    click.echo(
+        f"as of {report['as_of']}: {report.get('patients_analyzed', 0)} patients, "
+        f"{sum(report.get('findings', {}).values())} findings"
+    )
     click.echo(summary_table(report.get("_findings", [])))
     if "written" in report:
         click.echo(_written_line(report["written"]))
-    skipped = sum(report.get("skipped_at_sync", {}).values()) + sum(report.get("skipped_at_analysis", {}).values())
+    skipped = sum(report.get("skipped_at_sync", {}).values()) + sum(
+        report.get("skipped_at_analysis", {}).values()
+    )
     dead = report.get("dead_lettered_at_sync", 0) + report.get("dead_lettered_at_analysis", 0)
-    click.echo(f"skipped {skipped} resources ({dead} dead-lettered); details in {out / 'run-report.json'}")
+    click.echo(
+        f"skipped {skipped} resources ({dead} dead-lettered); details in {out / 'run-report.json'}"
+    )
 
 
 def exit_code(error: BaseException) -> int:
@@ -208,10 +275,15 @@ def exit_code(error: BaseException) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="fhirbridge",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="fhirbridge",
+            standalone_mode=False,
+        )
     except click.exceptions.UsageError as exc:
-        hint = f" (see: fhirbridge {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else ""
+        hint = (
+            f" (see: fhirbridge {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else ""
+        )
         click.echo(f"fhirbridge: error: {exc.format_message()}{hint}", err=True)
         return 2
     except click.exceptions.Abort:
@@ -225,9 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except Exception as exc:  # noqa: BLE001  (the one place an unexpected error becomes exit 1)
+    except Exception as exc:
         log.debug("unexpected error", exc_info=True)
-        click.echo(f"fhirbridge: internal error ({type(exc).__name__}); run with -vv for details", err=True)
+        click.echo(
+            f"fhirbridge: internal error ({type(exc).__name__}); run with -vv for details", err=True
+        )
         return 1
     return 0
 

@@ -1,13 +1,13 @@
 """The one exception tree of fhirbridge.
 
     FhirBridgeError
-    ├── ConfigError            bad configuration or mapping file (file, path, problem)   CLI exit 2
-    ├── SourceError            a path or URL that cannot be read as a source             CLI exit 2/3
-    ├── FhirError              talking to a FHIR server                                  CLI exit 3
+    ├── ConfigError            bad configuration or mapping file (file, path, problem): exit 2
+    ├── SourceError            a path or URL that cannot be read as a source: exit 2
+    ├── FhirError              talking to a FHIR server: exit 3 (unreachable, auth) or 1
     │   ├── FhirTransientError     408, 429, 5xx, connection failures: retried
     │   ├── FhirRejected           other 4xx: carries the OperationOutcome
-    │   │   └── FhirNotFound       404 / 410
-    │   ├── FhirConflict           412: a stale version; resolved by re-reading, never retried blindly
+    │   │   ├── FhirNotFound       404 / 410
+    │   │   └── FhirConflict       412: a stale version; re-read, never retried blindly
     │   └── FhirAuthError          401 / 403, or a token endpoint that refused us
     ├── MappingError           a resource that cannot become a record (path, reason): dead-lettered
     │   └── NotApplicable          a well-formed resource analysis does not use (entered-in-error,
@@ -56,7 +56,11 @@ class FhirTransientError(FhirError):
     """Worth retrying: 408, 429, 5xx or a network failure."""
 
     def __init__(
-        self, message: str, *, url: str = "", status: int | None = None,
+        self,
+        message: str,
+        *,
+        url: str = "",
+        status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message, url=url, status=status)
@@ -67,7 +71,11 @@ class FhirRejected(FhirError):
     """The server refused the request (4xx); `outcome` is its OperationOutcome, if any."""
 
     def __init__(
-        self, message: str, *, url: str = "", status: int | None = None,
+        self,
+        message: str,
+        *,
+        url: str = "",
+        status: int | None = None,
         outcome: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message, url=url, status=status)
@@ -114,7 +122,11 @@ def outcome_text(outcome: Mapping[str, Any] | None) -> str:
     for issue in outcome.get("issue") or ():
         if not isinstance(issue, Mapping):
             continue
-        text = (issue.get("details") or {}).get("text") or issue.get("diagnostics") or issue.get("code")
+        text = (
+            (issue.get("details") or {}).get("text")
+            or issue.get("diagnostics")
+            or issue.get("code")
+        )
         if text:
             expr = issue.get("expression") or issue.get("location") or ()
             where = f" ({', '.join(str(e) for e in expr)})" if expr else ""

@@ -40,14 +40,14 @@ def finding_key(rule: str, patient: str, implicated: tuple[str, ...] | list[str]
 class Finding:
     """One problem found for one patient, with the resources that show it."""
 
-    rule: str                       # rule id from CONTRACT.md, e.g. "opioid-benzodiazepine"
+    rule: str  # rule id from CONTRACT.md, e.g. "opioid-benzodiazepine"
     category: Category
     severity: Severity
-    patient: str                    # "Patient/<id>"
-    summary: str                    # one line, < 140 characters, never a patient name
-    detail: str                     # markdown for the clinician: what, why, what to do
-    implicated: tuple[str, ...]     # sorted MedicationRequest/Dispense refs behind the finding
-    authority: str                  # the guideline or label the rule rests on
+    patient: str  # "Patient/<id>"
+    summary: str  # one line, < 140 characters, never a patient name
+    detail: str  # markdown for the clinician: what, why, what to do
+    implicated: tuple[str, ...]  # sorted MedicationRequest/Dispense refs behind the finding
+    authority: str  # the guideline or label the rule rests on
     as_of: date
     evidence: tuple[str, ...] = ()  # sorted Observation refs (screens, scores)
     prescribers: tuple[str, ...] = ()  # sorted Practitioner refs involved

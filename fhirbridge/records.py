@@ -16,8 +16,8 @@ from enum import StrEnum
 class EventKind(StrEnum):
     """Where a medication event came from; PDC prefers dispenses over orders (CONTRACT.md)."""
 
-    ORDER = "order"          # MedicationRequest: an authorization, not proof of supply
-    DISPENSE = "dispense"    # MedicationDispense: supply handed over
+    ORDER = "order"  # MedicationRequest: an authorization, not proof of supply
+    DISPENSE = "dispense"  # MedicationDispense: supply handed over
     STATEMENT = "statement"  # MedicationStatement: patient- or clinician-reported use
 
 
@@ -35,10 +35,10 @@ class Drug:
     """A medication normalised to ingredients and drug classes."""
 
     ingredients: tuple[str, ...]  # sorted lower-case ingredient names; () when unknown
-    classes: frozenset[str]       # CONTRACT.md drug classes, e.g. {"buprenorphine"}
-    groups: frozenset[str]        # adherence groups, e.g. {"moud"}
-    code: str | None              # "system|code" of the coding that was recognised, else the first
-    display: str                  # product text as the source wrote it (not patient data)
+    classes: frozenset[str]  # CONTRACT.md drug classes, e.g. {"buprenorphine"}
+    groups: frozenset[str]  # adherence groups, e.g. {"moud"}
+    code: str | None  # "system|code" of the coding that was recognised, else the first
+    display: str  # product text as the source wrote it (not patient data)
 
     @property
     def known(self) -> bool:
@@ -49,19 +49,19 @@ class Drug:
 class MedicationEvent:
     """One order, dispense or statement, with the supply it stands for."""
 
-    ref: str                       # "MedicationDispense/123"
+    ref: str  # "MedicationDispense/123"
     kind: EventKind
-    patient: str                   # "Patient/9"
+    patient: str  # "Patient/9"
     drug: Drug
-    status: str                    # FHIR status as sent (active, completed, stopped, ...)
-    start: date                    # dispense: whenHandedOver/whenPrepared; order: authoredOn/validity start
-    days_supply: int | None        # None: not derivable (counted as a skip, never guessed)
-    supply_basis: str              # how days_supply was found: daysSupply, quantity/daily-dose, ...
-    imputed: bool = False          # True when days_supply came from a default, not the resource
-    end: date | None = None        # statements and orders with an explicit end (effectivePeriod.end)
+    status: str  # FHIR status as sent (active, completed, stopped, ...)
+    start: date  # dispense: whenHandedOver/whenPrepared; order: authoredOn/validity start
+    days_supply: int | None  # None: not derivable (counted as a skip, never guessed)
+    supply_basis: str  # how days_supply was found: daysSupply, quantity/daily-dose, ...
+    imputed: bool = False  # True when days_supply came from a default, not the resource
+    end: date | None = None  # statements and orders with an explicit end (effectivePeriod.end)
     prescriber: str | None = None  # "Practitioner/7" (requester; for dispenses, from the order)
-    pharmacy: str | None = None    # dispensing Organization/Location reference
-    order_ref: str | None = None   # dispense → authorizingPrescription
+    pharmacy: str | None = None  # dispensing Organization/Location reference
+    order_ref: str | None = None  # dispense → authorizingPrescription
     quantity: float | None = None
     daily_dose: float | None = None  # units per day from dosageInstruction, when derivable
 
@@ -70,14 +70,14 @@ class MedicationEvent:
 class ObservationRecord:
     """A screen, score or measurement with its value read tolerantly."""
 
-    ref: str                            # "Observation/5"
+    ref: str  # "Observation/5"
     patient: str
-    codes: frozenset[str]               # "http://loinc.org|44261-6", ...
+    codes: frozenset[str]  # "http://loinc.org|44261-6", ...
     effective: date
     status: str
-    value_number: float | None = None   # valueQuantity / valueInteger
+    value_number: float | None = None  # valueQuantity / valueInteger
     value_codes: frozenset[str] = field(default_factory=frozenset)  # valueCodeableConcept codings
-    value_text: str | None = None       # valueString, or valueCodeableConcept.text / display
+    value_text: str | None = None  # valueString, or valueCodeableConcept.text / display
     interpretation: frozenset[str] = field(default_factory=frozenset)  # v3 interpretation codes
 
 
@@ -85,7 +85,7 @@ class ObservationRecord:
 class Prescriber:
     """A practitioner and the role fhirbridge assigns them."""
 
-    ref: str                   # "Practitioner/3"
+    ref: str  # "Practitioner/3"
     role: PrescriberRole
     specialties: tuple[str, ...] = ()  # "system|code" of PractitionerRole.specialty
 

@@ -39,7 +39,9 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_findings(out: Path, findings: Iterable[Finding]) -> int:
-    return write_ndjson(out / "findings.ndjson", (f.to_json() for f in sorted(findings, key=sort_key)))
+    return write_ndjson(
+        out / "findings.ndjson", (f.to_json() for f in sorted(findings, key=sort_key))
+    )
 
 
 def write_adherence(out: Path, results: Iterable[PdcResult]) -> int:

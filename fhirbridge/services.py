@@ -43,8 +43,8 @@ class AnalyzeResult:
     adherence: list[PdcResult] = field(default_factory=list)
     resolved: list[Finding] = field(default_factory=list)
     patients: int = 0
-    mapped: Counter[str] = field(default_factory=Counter)      # by resource type
-    skipped: Counter[str] = field(default_factory=Counter)     # by reason
+    mapped: Counter[str] = field(default_factory=Counter)  # by resource type
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason
     dead_lettered: int = 0
     unmapped_medications: Counter[str] = field(default_factory=Counter)  # by code or text
 
@@ -56,7 +56,9 @@ class AnalyzeResult:
             "dead_lettered_at_analysis": self.dead_lettered,
             "unmapped_medications": dict(self.unmapped_medications.most_common(50)),
             "findings": dict(sorted(Counter(f.rule for f in self.findings).items())),
-            "findings_by_severity": dict(sorted(Counter(f.severity.value for f in self.findings).items())),
+            "findings_by_severity": dict(
+                sorted(Counter(f.severity.value for f in self.findings).items())
+            ),
             "findings_resolved": len(self.resolved),
             "adherence_results": len(self.adherence),
         }
@@ -99,22 +101,36 @@ class Services:
         self, source: str | None, as_of: date, run_id: int | None, progress: Progress = _no_progress
     ) -> IngestCounts:
         items, label = self.open_source(source, as_of)
-        ingest = Ingest(self.store, MappingContext(terminology=self.terminology),
-                        source=label, run_id=run_id, now=self.now())
+        ingest = Ingest(
+            self.store,
+            MappingContext(terminology=self.terminology),
+            source=label,
+            run_id=run_id,
+            now=self.now(),
+        )
         for count, item in enumerate(items, start=1):
             ingest.add(item)
             if count % 5000 == 0:
                 progress("sync", count)
         ingest.flush()
-        log.info("sync from %s: %d read, %d dead-lettered", label,
-                 sum(ingest.counts.read.values()), ingest.counts.dead_lettered)
+        log.info(
+            "sync from %s: %d read, %d dead-lettered",
+            label,
+            sum(ingest.counts.read.values()),
+            ingest.counts.dead_lettered,
+        )
         return ingest.counts
 
     # ---- analyze ------------------------------------------------------------------------
-    def analyze(self, as_of: date, run_id: int | None, progress: Progress = _no_progress) -> AnalyzeResult:
-        ctx = MappingContext(terminology=self.terminology, medications={
-            f"Medication/{m.get('id')}": m for m in self.store.resources_of_type("Medication")
-        })
+    def analyze(
+        self, as_of: date, run_id: int | None, progress: Progress = _no_progress
+    ) -> AnalyzeResult:
+        ctx = MappingContext(
+            terminology=self.terminology,
+            medications={
+                f"Medication/{m.get('id')}": m for m in self.store.resources_of_type("Medication")
+            },
+        )
         prescribers = self._prescribers()
         result = AnalyzeResult()
         dead: list[dict[str, Any]] = []
@@ -153,30 +169,50 @@ class Services:
         for resource in self.store.resources_of_type("PractitionerRole"):
             try:
                 prescriber = to_prescriber(resource, self.roles)
-            except Exception:  # noqa: BLE001, S112  (a bad PractitionerRole only loses its role)
+            except Exception:  # noqa: S112  (a bad PractitionerRole only loses its role)
                 continue
             previous = found.get(prescriber.ref)
-            if previous is None or self.roles.precedence.index(prescriber.role) < _rank(self.roles, previous):
+            if previous is None or self.roles.precedence.index(prescriber.role) < _rank(
+                self.roles, previous
+            ):
                 found[prescriber.ref] = prescriber
         return found
 
-    def _dead_row(self, ref: str, reason: str, resources: list[dict[str, Any]], run_id: int | None) -> dict[str, Any]:
+    def _dead_row(
+        self, ref: str, reason: str, resources: list[dict[str, Any]], run_id: int | None
+    ) -> dict[str, Any]:
         import hashlib
 
         import orjson
 
         rtype, rid = ref.split("/", 1)
-        body = next((orjson.dumps(r) for r in resources
-                     if r.get("resourceType") == rtype and r.get("id") == rid), b"")
+        body = next(
+            (
+                orjson.dumps(r)
+                for r in resources
+                if r.get("resourceType") == rtype and r.get("id") == rid
+            ),
+            b"",
+        )
         return {
-            "fingerprint": hashlib.sha256(body).hexdigest(), "run_id": run_id, "source": "store",
-            "location": ref, "resource_type": rtype, "resource_id": rid, "reason": reason[:500],
-            "body": body, "created_at": self.now(),
+            "fingerprint": hashlib.sha256(body).hexdigest(),
+            "run_id": run_id,
+            "source": "store",
+            "location": ref,
+            "resource_type": rtype,
+            "resource_id": rid,
+            "reason": reason[:500],
+            "body": body,
+            "created_at": self.now(),
         }
 
 
 def _rank(roles: RoleTable, prescriber: Prescriber) -> int:
-    return roles.precedence.index(prescriber.role) if prescriber.role in roles.precedence else len(roles.precedence)
+    return (
+        roles.precedence.index(prescriber.role)
+        if prescriber.role in roles.precedence
+        else len(roles.precedence)
+    )
 
 
 def _loads(body: str) -> dict[str, Any]:
@@ -190,7 +226,9 @@ def _rebased(items: Iterator[SourceItem], days: int) -> Iterator[SourceItem]:
     """Shift the example data's dates so its reference date falls on the chosen as-of date."""
     for item in items:
         if days and isinstance(item, Received):
-            yield Received(resource=examples.rebase(item.resource, days), raw=None, location=item.location)
+            yield Received(
+                resource=examples.rebase(item.resource, days), raw=None, location=item.location
+            )
         else:
             yield item
 

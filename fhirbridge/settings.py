@@ -32,11 +32,13 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "database": {
-            "type": "object", "additionalProperties": False,
+            "type": "object",
+            "additionalProperties": False,
             "properties": {"url": {"type": "string", "minLength": 1}},
         },
         "analysis": {
-            "type": "object", "additionalProperties": False,
+            "type": "object",
+            "additionalProperties": False,
             "properties": {
                 "window_days": {"type": "integer", "minimum": 30, "maximum": 3650},
                 "pdc_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
@@ -46,7 +48,8 @@ SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "properties": {
                         "opioid-benzodiazepine": {
-                            "type": "object", "additionalProperties": False,
+                            "type": "object",
+                            "additionalProperties": False,
                             "properties": {"lookback_days": {"type": "integer", "minimum": 1}},
                         },
                     },
@@ -54,17 +57,23 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "writeback": {
-            "type": "object", "additionalProperties": False,
+            "type": "object",
+            "additionalProperties": False,
             "properties": {
                 "device": {"type": "string", "pattern": "^Device/[A-Za-z0-9\\-.]{1,64}$"},
-                "organization": {"type": "string", "pattern": "^Organization/[A-Za-z0-9\\-.]{1,64}$"},
+                "organization": {
+                    "type": "string",
+                    "pattern": "^Organization/[A-Za-z0-9\\-.]{1,64}$",
+                },
                 "security_labels": {"type": "array", "items": {"enum": ["PSY", "ETH"]}},
             },
         },
         "connections": {
             "type": "array",
             "items": {
-                "type": "object", "additionalProperties": False, "required": ["name", "base_url"],
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "base_url"],
                 "properties": {
                     "name": {"type": "string", "minLength": 1},
                     "base_url": {"type": "string", "pattern": "^https?://"},
@@ -80,7 +89,8 @@ SCHEMA: dict[str, Any] = {
         "cds_hooks": {"type": "object"},
         "api": {"type": "object"},
         "mappings": {
-            "type": "object", "additionalProperties": False,
+            "type": "object",
+            "additionalProperties": False,
             "properties": {"paths": {"type": "array", "items": {"type": "string"}}},
         },
     },
@@ -123,9 +133,7 @@ class Settings:
     config_file: str | None = None
 
 
-def load_settings(
-    path: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the TOML file (default config/fhirbridge.toml when present) and the environment.
 
     Raises:
@@ -166,9 +174,13 @@ def load_settings(
         device=writeback.get("device", "Device/fhirbridge"),
         organization=writeback.get("organization"),
         security_labels=tuple(writeback.get("security_labels", ("PSY", "ETH"))),
-        connections=tuple(Connection(**{k: v for k, v in c.items() if k in ("name", "base_url", "auth", "target")})
-                          for c in data.get("connections", ())),
-        local_codes=_load_mappings(data.get("mappings", {}).get("paths", ()), path),
+        connections=tuple(
+            Connection(
+                **{k: v for k, v in c.items() if k in ("name", "base_url", "auth", "target")}
+            )
+            for c in data.get("connections", ())
+        ),
+        local_codes=_load_mappings(data.get("mappings", {}).get("paths", ())),
         config_file=str(path) if path else None,
     )
 
@@ -179,7 +191,7 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None
     for variable, raw in environ.items():
         if not variable.startswith("FHIRBRIDGE_"):
             continue
-        rest = variable[len("FHIRBRIDGE_"):].lower()
+        rest = variable[len("FHIRBRIDGE_") :].lower()
         for section in sections:
             prefix = section + "_"
             if rest.startswith(prefix) and rest != prefix:
@@ -187,23 +199,26 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None
                     value = tomllib.loads(f"v = {raw}")["v"]
                 except tomllib.TOMLDecodeError:
                     value = raw
-                data.setdefault(section, {})[rest[len(prefix):]] = value
+                data.setdefault(section, {})[rest[len(prefix) :]] = value
 
 
 def _validate(data: Any, schema: dict[str, Any], name: str) -> None:
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(data)
+    )
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         raise ConfigError(name, where, error.message)
 
 
-def _load_mappings(patterns: Any, config_path: Path | None) -> dict[str, tuple[str, ...]]:
-    """Integrator medication mappings (`system|code` → ingredient names) from TOML files."""
-    base = config_path.parent.parent if config_path else Path(".")
+def _load_mappings(patterns: Any) -> dict[str, tuple[str, ...]]:
+    """Integrator medication mappings (`system|code` → ingredient names) from TOML files.
+
+    Patterns are globs relative to the working directory, as CONTRACT.md's example shows.
+    """
     codes: dict[str, tuple[str, ...]] = {}
     for pattern in patterns:
-        full = pattern if Path(pattern).is_absolute() else str(base / pattern)
-        for file in sorted(glob.glob(full)):
+        for file in sorted(glob.glob(pattern)):
             try:
                 data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as exc:

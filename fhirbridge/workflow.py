@@ -30,12 +30,21 @@ def _noop(_stage: str, _done: int) -> None:
     return None
 
 
-def _recorded(services: Services, command: str, source: str | None, as_of: date,
-              body: Callable[[int, dict[str, Any]], None]) -> dict[str, Any]:
+def _recorded(
+    services: Services,
+    command: str,
+    source: str | None,
+    as_of: date,
+    body: Callable[[int, dict[str, Any]], None],
+) -> dict[str, Any]:
     """Run `body(run_id, report)` as a recorded run; the report is saved even when it fails."""
     run_id = services.store.start_run(command, source, as_of, services.now())
-    report: dict[str, Any] = {"run_id": run_id, "command": command, "as_of": as_of.isoformat(),
-                              "durations_s": {}}
+    report: dict[str, Any] = {
+        "run_id": run_id,
+        "command": command,
+        "as_of": as_of.isoformat(),
+        "durations_s": {},
+    }
     try:
         body(run_id, report)
     except BaseException as exc:
@@ -50,49 +59,88 @@ def _public(report: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in report.items() if not k.startswith("_")}
 
 
-def run_sync(services: Services, *, source: str | None, as_of: date, progress: Progress = _noop) -> dict[str, Any]:
+def run_sync(
+    services: Services, *, source: str | None, as_of: date, progress: Progress = _noop
+) -> dict[str, Any]:
     def body(run_id: int, report: dict[str, Any]) -> None:
-        counts, report["durations_s"]["sync"] = timed(lambda: services.sync(source, as_of, run_id, progress))
+        counts, report["durations_s"]["sync"] = timed(
+            lambda: services.sync(source, as_of, run_id, progress)
+        )
         report.update(counts.as_report())
+
     return _recorded(services, "sync", source, as_of, body)
 
 
-def run_analyze(services: Services, *, as_of: date, out: Path, progress: Progress = _noop) -> dict[str, Any]:
+def run_analyze(
+    services: Services, *, as_of: date, out: Path, progress: Progress = _noop
+) -> dict[str, Any]:
     def body(run_id: int, report: dict[str, Any]) -> None:
         _analyze_into(services, as_of, out, run_id, report, progress)
         write_json(out / "run-report.json", _public(report))
+
     return _recorded(services, "analyze", None, as_of, body)
 
 
-def run_writeback(services: Services, *, source: str | None, as_of: date, out: Path, target: str) -> dict[str, Any]:
+def run_writeback(
+    services: Services, *, source: str | None, as_of: date, out: Path, target: str
+) -> dict[str, Any]:
     """Write the store's current findings (open, and resolved on `as_of`)."""
+
     def body(run_id: int, report: dict[str, Any]) -> None:
         opened = [Finding.from_json(_loads(r.body)) for r in services.store.findings(status="open")]
-        resolved = [Finding.from_json(_loads(r.body)) for r in services.store.findings(status="resolved")
-                    if r.resolved_on == as_of]
+        resolved = [
+            Finding.from_json(_loads(r.body))
+            for r in services.store.findings(status="resolved")
+            if r.resolved_on == as_of
+        ]
         _writeback_into(services, opened, resolved, as_of, out, target, source, report)
+
     return _recorded(services, "writeback", source, as_of, body)
 
 
-def run_all(services: Services, *, source: str | None, as_of: date, out: Path, target: str,
-            progress: Progress = _noop) -> dict[str, Any]:
+def run_all(
+    services: Services,
+    *,
+    source: str | None,
+    as_of: date,
+    out: Path,
+    target: str,
+    progress: Progress = _noop,
+) -> dict[str, Any]:
     """sync, analyze, write back: the main job."""
-    if target in ("fhir-full", "ehr-restricted") and not (source or "").startswith(("http://", "https://")):
-        raise ConfigError("--target", "", f"{target} writes to the source server: give --source a FHIR base URL")
+    if target in ("fhir-full", "ehr-restricted") and not (source or "").startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError(
+            "--target", "", f"{target} writes to the source server: give --source a FHIR base URL"
+        )
 
     def body(run_id: int, report: dict[str, Any]) -> None:
         report["source"] = "example data" if source is None else source.split("?", 1)[0]
-        counts, report["durations_s"]["sync"] = timed(lambda: services.sync(source, as_of, run_id, progress))
+        counts, report["durations_s"]["sync"] = timed(
+            lambda: services.sync(source, as_of, run_id, progress)
+        )
         report.update(counts.as_report())
         result = _analyze_into(services, as_of, out, run_id, report, progress)
-        _writeback_into(services, result.findings, result.resolved, as_of, out, target, source, report)
+        _writeback_into(
+            services, result.findings, result.resolved, as_of, out, target, source, report
+        )
         write_json(out / "run-report.json", _public(report))
+
     return _recorded(services, "run", source, as_of, body)
 
 
-def _analyze_into(services: Services, as_of: date, out: Path, run_id: int, report: dict[str, Any],
-                  progress: Progress) -> AnalyzeResult:
-    result, report["durations_s"]["analyze"] = timed(lambda: services.analyze(as_of, run_id, progress))
+def _analyze_into(
+    services: Services,
+    as_of: date,
+    out: Path,
+    run_id: int,
+    report: dict[str, Any],
+    progress: Progress,
+) -> AnalyzeResult:
+    result, report["durations_s"]["analyze"] = timed(
+        lambda: services.analyze(as_of, run_id, progress)
+    )
     report.update(result.as_report())
     write_findings(out, result.findings)
     write_adherence(out, result.adherence)
@@ -100,18 +148,33 @@ def _analyze_into(services: Services, as_of: date, out: Path, run_id: int, repor
     return result
 
 
-def _writeback_into(services: Services, opened: list[Finding], resolved: list[Finding], as_of: date,
-                    out: Path, target: str, source: str | None, report: dict[str, Any]) -> None:
+def _writeback_into(
+    services: Services,
+    opened: list[Finding],
+    resolved: list[Finding],
+    as_of: date,
+    out: Path,
+    target: str,
+    source: str | None,
+    report: dict[str, Any],
+) -> None:
     if target == "none":
         return
     if target == "ehr-restricted":
-        raise ConfigError("--target", "", "ehr-restricted is not available yet; use bundle-file or fhir-full")
+        raise ConfigError(
+            "--target", "", "ehr-restricted is not available yet; use bundle-file or fhir-full"
+        )
     settings = services.settings
     first_seen = {r.key: r.first_seen for r in services.store.findings()}
-    writes, seconds = timed(lambda: plan_writes(
-        opened, resolved, first_seen=first_seen, as_of=as_of,
-        options=WriteOptions(device=settings.device, security=settings.security_labels),
-    ))
+    writes, seconds = timed(
+        lambda: plan_writes(
+            opened,
+            resolved,
+            first_seen=first_seen,
+            as_of=as_of,
+            options=WriteOptions(device=settings.device, security=settings.security_labels),
+        )
+    )
     for write in writes:
         validate(write.resource)  # R4B, before anything leaves fhirbridge
     write_json(out / "writeback-bundle.json", _bundle(services, writes))
@@ -121,8 +184,14 @@ def _writeback_into(services: Services, opened: list[Finding], resolved: list[Fi
         if not source or not source.startswith(("http://", "https://")):
             raise ConfigError("--source", "", "fhir-full needs the FHIR base URL to write to")
         client = services.client_factory(source.rstrip("/"))
-        publisher = Publisher(client, services.store, now=services.now, device=settings.device,
-                              organization=settings.organization, security=settings.security_labels)
+        publisher = Publisher(
+            client,
+            services.store,
+            now=services.now,
+            device=settings.device,
+            organization=settings.organization,
+            security=settings.security_labels,
+        )
         published, report["durations_s"]["writeback"] = timed(lambda: publisher.publish(writes))
         report.update(published.as_report())
 
@@ -136,8 +205,13 @@ def _bundle(services: Services, writes: list[PlannedWrite]) -> dict[str, Any]:
     for write in writes:
         patients.setdefault(write.patient, []).append(full_url(write.system, write.value))
     for refs in patients.values():
-        provenance = build_provenance(refs, recorded=recorded, device=settings.device,
-                                      on_behalf_of=settings.organization, security=settings.security_labels)
+        provenance = build_provenance(
+            refs,
+            recorded=recorded,
+            device=settings.device,
+            on_behalf_of=settings.organization,
+            security=settings.security_labels,
+        )
         validate(provenance)
         entries.append(entry_for(provenance))
     return transaction_bundle(entries)

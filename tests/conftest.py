@@ -21,8 +21,15 @@ PG_URL = os.environ.get("FHIRBRIDGE_TEST_DATABASE_URL")
 
 def _backends() -> list[object]:
     backends: list[object] = ["sqlite"]
-    backends.append(pytest.param("postgresql", marks=pytest.mark.skipif(
-        not PG_URL, reason="FHIRBRIDGE_TEST_DATABASE_URL is not set (PostgreSQL tests skipped)")))
+    backends.append(
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not PG_URL,
+                reason="FHIRBRIDGE_TEST_DATABASE_URL is not set (PostgreSQL tests skipped)",
+            ),
+        )
+    )
     return backends
 
 

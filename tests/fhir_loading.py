@@ -47,8 +47,14 @@ def search_all(base_url: str, path: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     while url:
         page = requests.get(url, headers=JSON, timeout=60).json()
-        found.extend(e["resource"] for e in page.get("entry", []) if e.get("search", {}).get("mode", "match") == "match")
-        url = next((link["url"] for link in page.get("link", []) if link["relation"] == "next"), None)
+        found.extend(
+            e["resource"]
+            for e in page.get("entry", [])
+            if e.get("search", {}).get("mode", "match") == "match"
+        )
+        url = next(
+            (link["url"] for link in page.get("link", []) if link["relation"] == "next"), None
+        )
     return found
 
 

@@ -19,9 +19,9 @@ from fhirbridge.records import EventKind, MedicationEvent
 class Interval:
     """Days covered by one fill, after carry-over: [start, end], both counted."""
 
-    start: int               # ordinal day
-    end: int                 # ordinal day, inclusive
-    ref: str                 # the fill behind it
+    start: int  # ordinal day
+    end: int  # ordinal day, inclusive
+    ref: str  # the fill behind it
     ingredients: tuple[str, ...]
 
 
@@ -81,7 +81,9 @@ def plain(fills: Sequence[MedicationEvent]) -> list[Interval]:
 def union_days(intervals: Iterable[Interval], first: int, last: int) -> int:
     """Number of distinct days in [first, last] covered by any interval (a day counts once)."""
     clipped = sorted(
-        (max(i.start, first), min(i.end, last)) for i in intervals if i.end >= first and i.start <= last
+        (max(i.start, first), min(i.end, last))
+        for i in intervals
+        if i.end >= first and i.start <= last
     )
     covered = 0
     run_start, run_end = 0, -1
@@ -107,7 +109,9 @@ def merged(intervals: Iterable[Interval]) -> list[tuple[int, int]]:
     return runs
 
 
-def coverage_by_ingredient(events: Iterable[MedicationEvent]) -> dict[tuple[str, ...], list[Interval]]:
+def coverage_by_ingredient(
+    events: Iterable[MedicationEvent],
+) -> dict[tuple[str, ...], list[Interval]]:
     """Supply intervals per product ingredients, each product choosing dispenses or orders.
 
     Used by overlap rules: a drug the pharmacy dispensed is judged on its dispenses; a drug

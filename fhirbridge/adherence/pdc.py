@@ -23,14 +23,14 @@ class PdcResult:
 
     patient: str
     group: str
-    value: float              # rounded to 4 decimals
+    value: float  # rounded to 4 decimals
     adherent: bool
     period_start: date
     period_end: date
     days_covered: int
     days_in_period: int
-    fills: tuple[str, ...]    # refs of the fills counted, in date order
-    basis: str                # "dispense" | "order"
+    fills: tuple[str, ...]  # refs of the fills counted, in date order
+    basis: str  # "dispense" | "order"
 
     def to_json(self) -> dict[str, Any]:
         return {

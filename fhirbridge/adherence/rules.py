@@ -32,9 +32,7 @@ class AdherenceParams:
     pdc_threshold: float = 0.80
     # A lapse in MOUD is an overdose risk within days (HEDIS POD counts 8-day gaps as
     # discontinuation), so a low MOUD PDC is raised as high; other groups as moderate.
-    severity_by_group: dict[str, Severity] = field(
-        default_factory=lambda: {"moud": Severity.HIGH}
-    )
+    severity_by_group: dict[str, Severity] = field(default_factory=lambda: {"moud": Severity.HIGH})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,8 +58,12 @@ def assess_adherence(
     skipped: list[tuple[str, str]] = []
     for group in sorted(by_group):
         outcome = pdc(
-            records.patient, group, by_group[group], as_of=as_of,
-            window_days=params.window_days, threshold=params.pdc_threshold,
+            records.patient,
+            group,
+            by_group[group],
+            as_of=as_of,
+            window_days=params.window_days,
+            threshold=params.pdc_threshold,
         )
         skipped.extend(outcome.skipped)
         if outcome.result is None:
@@ -69,7 +71,9 @@ def assess_adherence(
         results.append(outcome.result)
         if not outcome.result.adherent:
             findings.append(_low_pdc(outcome.result, by_group[group], records, params, as_of))
-    return AdherenceOutcome(results=tuple(results), findings=tuple(findings), skipped=tuple(skipped))
+    return AdherenceOutcome(
+        results=tuple(results), findings=tuple(findings), skipped=tuple(skipped)
+    )
 
 
 def _low_pdc(

@@ -26,8 +26,16 @@ MAPPERS: dict[str, Callable[[FhirJson, MappingContext], Any]] = {
 
 # Every type sync pulls and the store keeps; anything else in a source is a counted skip.
 KNOWN_TYPES = frozenset(
-    {*MAPPERS, "Patient", "Practitioner", "PractitionerRole", "Medication", "Organization",
-     "Condition", "Encounter"}
+    {
+        *MAPPERS,
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
+        "Medication",
+        "Organization",
+        "Condition",
+        "Encounter",
+    }
 )
 
 __all__ = [

@@ -69,7 +69,9 @@ def codings(concept: Any) -> Iterator[FhirJson]:
 def token_set(concept: Any) -> frozenset[str]:
     """`system|code` for each coding of a CodeableConcept."""
     return frozenset(
-        f"{c.get('system', '')}|{c['code']}" for c in codings(concept) if isinstance(c.get("code"), str)
+        f"{c.get('system', '')}|{c['code']}"
+        for c in codings(concept)
+        if isinstance(c.get("code"), str)
     )
 
 

@@ -14,7 +14,15 @@ from typing import Any
 from fhirbridge.mappers.datatypes import number, quantity_value
 
 # R4 UnitsOfTime (hl7.org/fhir/R4/valueset-units-of-time.html) as fractions of a day.
-_PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0}
+_PERIOD_DAYS = {
+    "s": 1 / 86400,
+    "min": 1 / 1440,
+    "h": 1 / 24,
+    "d": 1.0,
+    "wk": 7.0,
+    "mo": 30.0,
+    "a": 365.0,
+}
 
 
 def doses_per_day(dosage: Mapping[str, Any]) -> float | None:

@@ -20,7 +20,8 @@ from fhirbridge.mappers.dosage import daily_dose
 from fhirbridge.mappers.medication import MappingContext, medication_of
 from fhirbridge.records import EventKind, MedicationEvent
 
-# R4 medicationrequest-status: these never stood for supply (hl7.org/fhir/R4/valueset-medicationrequest-status.html)
+# R4 medicationrequest-status values that never stood for supply
+# (hl7.org/fhir/R4/valueset-medicationrequest-status.html).
 _NOT_ORDERS = {"cancelled", "entered-in-error", "draft"}
 # R4 medicationrequest-intent: only orders authorize supply; plans and proposals do not.
 _ORDER_INTENTS = {"order", "original-order", "reflex-order", "filler-order", "instance-order"}

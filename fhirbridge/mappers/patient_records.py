@@ -26,8 +26,8 @@ class Skip:
     """A resource analysis did not use, and why. `dead_letter` when it was unusable."""
 
     ref: str
-    reason: str          # "<element>: <problem>", e.g. "medication[x]: missing"
-    dead_letter: bool    # True: malformed (kept in the dead-letter table); False: not applicable
+    reason: str  # "<element>: <problem>", e.g. "medication[x]: missing"
+    dead_letter: bool  # True: malformed (kept in the dead-letter table); False: not applicable
 
 
 def skip_of(ref: str, error: MappingError) -> Skip:
@@ -53,7 +53,13 @@ def to_patient_records(
             elif rtype in _EVENT_MAPPERS:
                 event = _EVENT_MAPPERS[rtype](resource, ctx)
                 if not event.drug.known:
-                    skips.append(Skip(ref=ref, reason="medication: no classified ingredient (outside the rules)", dead_letter=False))
+                    skips.append(
+                        Skip(
+                            ref=ref,
+                            reason="medication: no classified ingredient (outside the rules)",
+                            dead_letter=False,
+                        )
+                    )
                 events.append(event)
         except MappingError as exc:
             skips.append(skip_of(ref, exc))
@@ -63,7 +69,10 @@ def to_patient_records(
     known = {ref: p for ref, p in (prescribers or {}).items() if ref in used}
     return (
         PatientRecords(
-            patient=patient, events=tuple(events), observations=tuple(observations), prescribers=known
+            patient=patient,
+            events=tuple(events),
+            observations=tuple(observations),
+            prescribers=known,
         ),
         skips,
     )

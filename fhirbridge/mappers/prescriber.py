@@ -42,7 +42,8 @@ def load_role_table(path: Path | None = None) -> RoleTable:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         system = data["system"]
         by_token = {
-            f"{system}|{code}": PrescriberRole(entry["role"]) for code, entry in data["codes"].items()
+            f"{system}|{code}": PrescriberRole(entry["role"])
+            for code, entry in data["codes"].items()
         }
         precedence = tuple(PrescriberRole(r) for r in data["precedence"])
     except OSError as exc:

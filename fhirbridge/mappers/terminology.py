@@ -30,7 +30,10 @@ _TABLE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["groups", "ingredients"],
     "properties": {
-        "groups": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "groups": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
         "ingredients": {
             "type": "object",
             "additionalProperties": {
@@ -79,11 +82,11 @@ class Terminology:
     """Classifies medication concepts; build with `load_terminology`."""
 
     ingredients: dict[str, _Ingredient]
-    by_code: dict[str, tuple[str, ...]]          # "system|code" → ingredient names
-    class_groups: dict[str, frozenset[str]]      # drug class → adherence groups
+    by_code: dict[str, tuple[str, ...]]  # "system|code" → ingredient names
+    class_groups: dict[str, frozenset[str]]  # drug class → adherence groups
     _pattern: re.Pattern[str]
     _synonyms: dict[str, str]
-    _cache: dict[tuple[frozenset[str], str], Drug] = field(default_factory=dict)
+    _cache: dict[tuple[frozenset[str], str, bool], Drug] = field(default_factory=dict)
 
     def classify(self, concept: FhirJson | None) -> Drug:
         """A Drug for a CodeableConcept; unknown ingredients give `Drug.known == False`."""
@@ -91,16 +94,19 @@ class Terminology:
             f"{c.get('system', '')}|{c.get('code', '')}" for c in codings(concept) if c.get("code")
         )
         text = concept_text(concept)
-        key = (tokens, text)
+        # Each string on its own: concept_text joins several codings' displays with " / ", and
+        # "naloxone" + "Narcan 4 MG/ACTUAT Nasal Spray" (RxNorm + NDC) is one product, not two.
+        combination = any(_COMBINATION.search(s) for s in _strings(concept))
+        key = (tokens, text, combination)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        drug = self._classify(tokens, text)
+        drug = self._classify(tokens, text, combination)
         if len(self._cache) < 100_000:
             self._cache[key] = drug
         return drug
 
-    def _classify(self, tokens: frozenset[str], text: str) -> Drug:
+    def _classify(self, tokens: frozenset[str], text: str, combination: bool) -> Drug:
         found: tuple[str, ...] = ()
         code: str | None = None
         for token in sorted(tokens):
@@ -118,7 +124,7 @@ class Terminology:
         groups: set[str] = set()
         # A "/" in the text with naloxone the only known ingredient means a combination we do
         # not know (pentazocine / naloxone): not a rescue product (clinical-anchors.md 3.2).
-        unknown_partner = _COMBINATION.search(text) is not None and len(ingredients) == 1
+        unknown_partner = combination and len(ingredients) == 1
         for name in ingredients:
             ingredient = self.ingredients[name]
             for cls in ingredient.classes:
@@ -136,6 +142,14 @@ class Terminology:
             code=code,
             display=text,
         )
+
+
+def _strings(concept: FhirJson | None) -> list[str]:
+    """The strings concept_text would join: `text`, else each coding display."""
+    text = concept.get("text") if isinstance(concept, Mapping) else None
+    if isinstance(text, str) and text.strip():
+        return [text]
+    return [str(c["display"]) for c in codings(concept) if isinstance(c.get("display"), str)]
 
 
 def load_terminology(
@@ -161,7 +175,9 @@ def load_terminology(
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_TABLE_SCHEMA).iter_errors(data))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(_TABLE_SCHEMA).iter_errors(data)
+    )
     if error is not None:
         raise ConfigError(str(path), "/".join(str(p) for p in error.absolute_path), error.message)
 
@@ -188,7 +204,9 @@ def load_terminology(
     for code, product in (data.get("products") or {}).items():
         unknown = [i for i in product["ingredients"] if i not in ingredients]
         if unknown:
-            raise ConfigError(str(path), f"products/{code}/ingredients", f"unknown ingredient {unknown[0]!r}")
+            raise ConfigError(
+                str(path), f"products/{code}/ingredients", f"unknown ingredient {unknown[0]!r}"
+            )
         by_code[f"{RXNORM}|{code}"] = tuple(sorted(product["ingredients"]))
     for token, names in (local_codes or {}).items():
         names = tuple(sorted(names))

@@ -48,10 +48,7 @@ def overlapping(
             if start <= end:
                 runs.append((start, end))
     refs = {
-        i.ref
-        for i in (*left, *right)
-        for start, end in runs
-        if i.start <= end and i.end >= start
+        i.ref for i in (*left, *right) for start, end in runs if i.start <= end and i.end >= start
     }
     return sorted(runs), refs
 
@@ -74,8 +71,18 @@ def assess_opioid_benzodiazepine(
         return []
     by_ref = {e.ref: e for e in supply}
     involved = [by_ref[r] for r in sorted(refs)]
-    opioid_drugs = sorted({i for e in involved if e.drug.classes & OPIOID_CLASSES for i in e.drug.ingredients if i != "naloxone"})
-    benzo_drugs = sorted({i for e in involved if e.drug.classes & BENZO_CLASSES for i in e.drug.ingredients})
+    opioid_drugs = sorted(
+        {
+            i
+            for e in involved
+            if e.drug.classes & OPIOID_CLASSES
+            for i in e.drug.ingredients
+            if i != "naloxone"
+        }
+    )
+    benzo_drugs = sorted(
+        {i for e in involved if e.drug.classes & BENZO_CLASSES for i in e.drug.ingredients}
+    )
     moud_only = all(
         e.drug.classes & MOUD_CLASSES for e in involved if e.drug.classes & OPIOID_CLASSES
     )

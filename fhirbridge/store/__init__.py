@@ -2,7 +2,14 @@
 
 from fhirbridge.store.engine import make_engine, upgrade
 from fhirbridge.store.repository import SqlStore
-from fhirbridge.store.tables import DeadLetter, FindingRecord, LedgerEntry, RawResource, Run, SyncCursor
+from fhirbridge.store.tables import (
+    DeadLetter,
+    FindingRecord,
+    LedgerEntry,
+    RawResource,
+    Run,
+    SyncCursor,
+)
 
 __all__ = [
     "DeadLetter",

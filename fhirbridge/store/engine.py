@@ -62,7 +62,9 @@ def upgrade(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:
-        raise ConfigError("--db", "", f"cannot open the database ({exc.orig.__class__.__name__})") from None
+        raise ConfigError(
+            "--db", "", f"cannot open the database ({exc.orig.__class__.__name__})"
+        ) from None
 
 
 def revision(engine: Engine, message: str) -> None:

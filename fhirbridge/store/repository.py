@@ -40,7 +40,9 @@ class SqlStore:
             assert run.id is not None  # noqa: S101  (set by the database on commit)
             return run.id
 
-    def finish_run(self, run_id: int, status: str, report: Mapping[str, Any], now: datetime) -> None:
+    def finish_run(
+        self, run_id: int, status: str, report: Mapping[str, Any], now: datetime
+    ) -> None:
         with Session(self.engine) as session:
             run = session.get(Run, run_id)
             if run is None:
@@ -59,12 +61,17 @@ class SqlStore:
         """Upsert raw resources by (type, id); a row older than the stored one is ignored."""
         if not rows:
             return
-        latest = {(r["resource_type"], r["resource_id"]): r for r in rows}  # one per key per statement
+        latest = {
+            (r["resource_type"], r["resource_id"]): r for r in rows
+        }  # one per key per statement
         stmt = self._insert(_RAW)
         excluded = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["resource_type", "resource_id"],
-            set_={c: excluded[c] for c in ("version_id", "last_updated", "patient_id", "source", "run_id", "body")},
+            set_={
+                c: excluded[c]
+                for c in ("version_id", "last_updated", "patient_id", "source", "run_id", "body")
+            },
             where=or_(
                 _RAW.c.last_updated.is_(None),
                 excluded.last_updated.is_(None),
@@ -94,7 +101,7 @@ class SqlStore:
             return {t: n for t, n in rows}
 
     def resources_of_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
-        """Every stored resource of one type, parsed (context types: Medication, PractitionerRole)."""
+        """Every stored resource of one type, parsed (Medication, PractitionerRole: context)."""
         with self.engine.connect() as conn:
             result = conn.execute(select(_RAW.c.body).where(_RAW.c.resource_type == resource_type))
             for (body,) in result:
@@ -131,7 +138,9 @@ class SqlStore:
     def patient_ids(self) -> list[str]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(_RAW.c.resource_id).where(_RAW.c.resource_type == "Patient").order_by(_RAW.c.resource_id)
+                select(_RAW.c.resource_id)
+                .where(_RAW.c.resource_type == "Patient")
+                .order_by(_RAW.c.resource_id)
             )
             return [f"Patient/{r}" for (r,) in rows]
 
@@ -162,10 +171,16 @@ class SqlStore:
                 body = orjson.dumps(finding.to_json()).decode()
                 row = existing.get(finding.key)
                 if row is None:
-                    session.add(FindingRecord(
-                        key=finding.key, patient_id=finding.patient, rule=finding.rule,
-                        first_seen=as_of, last_seen=as_of, body=body,
-                    ))
+                    session.add(
+                        FindingRecord(
+                            key=finding.key,
+                            patient_id=finding.patient,
+                            rule=finding.rule,
+                            first_seen=as_of,
+                            last_seen=as_of,
+                            body=body,
+                        )
+                    )
                 else:
                     row.status, row.last_seen, row.resolved_on, row.body = "open", as_of, None, body
                     session.add(row)
@@ -180,14 +195,18 @@ class SqlStore:
                 session.expunge(row)
         return resolved
 
-    def findings(self, *, status: str | None = None, patient: str | None = None) -> list[FindingRecord]:
+    def findings(
+        self, *, status: str | None = None, patient: str | None = None
+    ) -> list[FindingRecord]:
         with Session(self.engine) as session:
             query = select(FindingRecord)
             if status:
                 query = query.where(FindingRecord.status == status)  # type: ignore[arg-type]
             if patient:
                 query = query.where(FindingRecord.patient_id == patient)  # type: ignore[arg-type]
-            rows = list(session.exec(query.order_by(FindingRecord.patient_id, FindingRecord.key)).scalars())  # type: ignore[call-overload,arg-type]
+            rows = list(
+                session.exec(query.order_by(FindingRecord.patient_id, FindingRecord.key)).scalars()
+            )  # type: ignore[call-overload,arg-type]
             for row in rows:
                 session.expunge(row)
             return rows
@@ -195,13 +214,17 @@ class SqlStore:
     # ---- write-back ledger --------------------------------------------------------------
     def ledger_get(self, target: str, resource_type: str, identifier: str) -> LedgerEntry | None:
         with Session(self.engine) as session:
-            row = session.exec(  # type: ignore[call-overload]
-                select(LedgerEntry).where(
-                    LedgerEntry.target == target,  # type: ignore[arg-type]
-                    LedgerEntry.resource_type == resource_type,  # type: ignore[arg-type]
-                    LedgerEntry.identifier == identifier,  # type: ignore[arg-type]
+            row = (
+                session.exec(  # type: ignore[call-overload]
+                    select(LedgerEntry).where(
+                        LedgerEntry.target == target,  # type: ignore[arg-type]
+                        LedgerEntry.resource_type == resource_type,  # type: ignore[arg-type]
+                        LedgerEntry.identifier == identifier,  # type: ignore[arg-type]
+                    )
                 )
-            ).scalars().first()
+                .scalars()
+                .first()
+            )
             if row is not None:
                 session.expunge(row)
             return row  # type: ignore[no-any-return]
@@ -212,7 +235,11 @@ class SqlStore:
         stmt = self._insert(LedgerEntry.__table__)  # type: ignore[arg-type]
         stmt = stmt.on_conflict_do_update(
             index_elements=["target", "resource_type", "identifier"],
-            set_={k: stmt.excluded[k] for k in values if k not in ("target", "resource_type", "identifier")},
+            set_={
+                k: stmt.excluded[k]
+                for k in values
+                if k not in ("target", "resource_type", "identifier")
+            },
         )
         with self.engine.begin() as conn:
             conn.execute(stmt, [values])

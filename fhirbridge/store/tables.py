@@ -85,13 +85,13 @@ class LedgerEntry(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    target: str = Field(max_length=500)          # base URL or "bundle-file"
+    target: str = Field(max_length=500)  # base URL or "bundle-file"
     resource_type: str = Field(max_length=64)
-    identifier: str = Field(max_length=300)      # "system|value"
+    identifier: str = Field(max_length=300)  # "system|value"
     finding_key: str | None = Field(default=None, max_length=64)
     server_id: str | None = Field(default=None, max_length=128)
     version_id: str | None = Field(default=None, max_length=128)
-    content_hash: str = Field(max_length=64)     # of what we last sent, sans meta
+    content_hash: str = Field(max_length=64)  # of what we last sent, sans meta
     status: str = Field(default="written", max_length=20)  # written | failed | pending
     last_error: str | None = Field(default=None, max_length=2000)
     updated_at: datetime

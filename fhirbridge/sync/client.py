@@ -316,8 +316,13 @@ class FhirClient:
             error: FhirTransientError
             try:
                 response = self._session.request(
-                    method, url, params=params, data=body, headers=send_headers,
-                    timeout=self._timeout, auth=self._auth,
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=send_headers,
+                    timeout=self._timeout,
+                    auth=self._auth,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 # Only the class name: requests' messages repeat the full URL, query included.
@@ -347,11 +352,23 @@ class FhirClient:
             wait = self._wait(error, attempt, waited)
             if not resendable or attempt >= self._max_retries or wait is None:
                 # Info, not warning: the caller reports the error itself, once.
-                log.info("%s %s → %s: giving up after %d attempt(s), %.1f s waited",
-                            method, path, error.status, attempt + 1, waited)
+                log.info(
+                    "%s %s → %s: giving up after %d attempt(s), %.1f s waited",
+                    method,
+                    path,
+                    error.status,
+                    attempt + 1,
+                    waited,
+                )
                 raise error
-            log.info("%s %s → %s (attempt %d): retrying in %.1f s",
-                        method, path, error.status, attempt + 1, wait)
+            log.info(
+                "%s %s → %s (attempt %d): retrying in %.1f s",
+                method,
+                path,
+                error.status,
+                attempt + 1,
+                wait,
+            )
             self._sleep(wait)
             waited += wait
             attempt += 1

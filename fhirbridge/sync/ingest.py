@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 class IngestCounts:
     """What a sync read, stored, skipped and dead-lettered (run-report.json)."""
 
-    read: Counter[str] = field(default_factory=Counter)        # by resource type
-    stored: Counter[str] = field(default_factory=Counter)      # by resource type
-    skipped: Counter[str] = field(default_factory=Counter)     # by reason
+    read: Counter[str] = field(default_factory=Counter)  # by resource type
+    stored: Counter[str] = field(default_factory=Counter)  # by resource type
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason
     dead_lettered: int = 0
 
     def as_report(self) -> dict[str, Any]:
@@ -44,8 +44,14 @@ class Ingest:
     """Accumulates rows and flushes them to the store every `batch_size` items."""
 
     def __init__(
-        self, store: SqlStore, ctx: MappingContext, *, source: str, run_id: int | None,
-        now: datetime, batch_size: int = 5000,
+        self,
+        store: SqlStore,
+        ctx: MappingContext,
+        *,
+        source: str,
+        run_id: int | None,
+        now: datetime,
+        batch_size: int = 5000,
     ) -> None:
         self.store, self.ctx, self.source, self.run_id, self.now = store, ctx, source, run_id, now
         self.batch_size = batch_size
@@ -92,16 +98,18 @@ class Ingest:
                 self._dead_letter(item.body(), item.location, rtype, rid, str(exc))
                 return
         meta = resource.get("meta") or {}
-        self._rows.append({
-            "resource_type": rtype,
-            "resource_id": rid,
-            "version_id": meta.get("versionId"),
-            "last_updated": meta.get("lastUpdated"),
-            "patient_id": f"Patient/{rid}" if rtype == "Patient" else subject_ref(resource),
-            "source": self.source,
-            "run_id": self.run_id,
-            "body": item.body(),
-        })
+        self._rows.append(
+            {
+                "resource_type": rtype,
+                "resource_id": rid,
+                "version_id": meta.get("versionId"),
+                "last_updated": meta.get("lastUpdated"),
+                "patient_id": f"Patient/{rid}" if rtype == "Patient" else subject_ref(resource),
+                "source": self.source,
+                "run_id": self.run_id,
+                "body": item.body(),
+            }
+        )
         self.counts.stored[rtype] += 1
 
     def _dead_letter(
@@ -110,17 +118,19 @@ class Ingest:
         self.counts.dead_lettered += 1
         self.counts.skipped[f"dead letter: {reason}"] += 1
         log.info("dead letter at %s (%s): %s", location, f"{rtype}/{rid}" if rtype else "?", reason)
-        self._dead.append({
-            "fingerprint": hashlib.sha256(raw).hexdigest(),
-            "run_id": self.run_id,
-            "source": self.source,
-            "location": location[-500:],
-            "resource_type": rtype,
-            "resource_id": rid,
-            "reason": reason[:500],
-            "body": raw,
-            "created_at": self.now,
-        })
+        self._dead.append(
+            {
+                "fingerprint": hashlib.sha256(raw).hexdigest(),
+                "run_id": self.run_id,
+                "source": self.source,
+                "location": location[-500:],
+                "resource_type": rtype,
+                "resource_id": rid,
+                "reason": reason[:500],
+                "body": raw,
+                "created_at": self.now,
+            }
+        )
 
     def flush(self) -> None:
         self.store.put_resources(self._rows)

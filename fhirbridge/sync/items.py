@@ -14,7 +14,7 @@ class Received:
     """One resource as received, with where it came from (a file and line, or a URL path)."""
 
     resource: dict[str, Any]
-    raw: bytes | None      # the exact bytes when the source had them (an NDJSON line)
+    raw: bytes | None  # the exact bytes when the source had them (an NDJSON line)
     location: str
 
     def body(self) -> bytes:
@@ -49,7 +49,9 @@ def bundle_resources(bundle: Mapping[str, Any], location: str) -> Iterator[Sourc
         if not isinstance(resource, Mapping) or not isinstance(full_url, str):
             continue
         rtype = resource.get("resourceType")
-        rid = resource.get("id") or (full_url.rsplit(":", 1)[-1] if full_url.startswith("urn:uuid:") else None)
+        rid = resource.get("id") or (
+            full_url.rsplit(":", 1)[-1] if full_url.startswith("urn:uuid:") else None
+        )
         if isinstance(rtype, str) and rid:
             rewrites[full_url] = f"{rtype}/{rid}"
     for index, entry in enumerate(entries):

@@ -19,8 +19,12 @@ log = logging.getLogger(__name__)
 # Clinical types searched per patient. Condition and Encounter feed the OUD-treatment and
 # inpatient-stay rules; PractitionerRole gives prescriber roles.
 PATIENT_TYPES = (
-    "MedicationRequest", "MedicationDispense", "MedicationStatement", "Observation",
-    "Condition", "Encounter",
+    "MedicationRequest",
+    "MedicationDispense",
+    "MedicationStatement",
+    "Observation",
+    "Condition",
+    "Encounter",
 )
 DIRECTORY_TYPES = ("Practitioner", "PractitionerRole")
 PAGE_SIZE = 200
@@ -30,7 +34,9 @@ _ID_CHUNK = 50  # ids per `_id=a,b,c` search: keeps URLs well under common 8 KB 
 class SearchClient(Protocol):
     base_url: str
 
-    def search(self, resource_type: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]: ...
+    def search(
+        self, resource_type: str, params: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 def pull(client: SearchClient, patients: Iterable[str] | None = None) -> Iterator[SourceItem]:

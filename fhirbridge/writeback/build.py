@@ -19,11 +19,11 @@ from typing import Any, NamedTuple
 
 from fhirbridge.findings import Finding
 
-FINDING_SYSTEM = "urn:fhirbridge:finding"        # DetectedIssue.identifier: the finding key
-CAREPLAN_SYSTEM = "urn:fhirbridge:careplan"      # CarePlan.identifier: the patient id
-FLAG_SYSTEM = "urn:fhirbridge:flag"              # Flag.identifier: "<patient id>:<concern>"
-CONCERN_SYSTEM = "urn:fhirbridge:concern"        # Flag.code
-RULE_SYSTEM = "urn:fhirbridge:rule"              # the rule id, as in CDS Hooks source.topic
+FINDING_SYSTEM = "urn:fhirbridge:finding"  # DetectedIssue.identifier: the finding key
+CAREPLAN_SYSTEM = "urn:fhirbridge:careplan"  # CarePlan.identifier: the patient id
+FLAG_SYSTEM = "urn:fhirbridge:flag"  # Flag.identifier: "<patient id>:<concern>"
+CONCERN_SYSTEM = "urn:fhirbridge:concern"  # Flag.code
+RULE_SYSTEM = "urn:fhirbridge:rule"  # the rule id, as in CDS Hooks source.topic
 PROVENANCE_SYSTEM = "urn:fhirbridge:provenance"  # R4 Provenance has no identifier: a meta.tag
 TAG_SYSTEM = "urn:fhirbridge:tag"
 TAG = {"system": TAG_SYSTEM, "code": "fhirbridge", "display": "Written by fhirbridge"}
@@ -82,9 +82,9 @@ DETECTED_ISSUE_CODES: dict[str, str] = {
 class Concern(NamedTuple):
     """A chart-level concern: one Flag per patient per concern, updated in place."""
 
-    id: str        # Flag.code code in CONCERN_SYSTEM, and part of the Flag identifier
+    id: str  # Flag.code code in CONCERN_SYSTEM, and part of the Flag identifier
     category: str  # flag-category code (codes-verified.md section 6)
-    text: str      # Flag.code text: generic, never patient data
+    text: str  # Flag.code text: generic, never patient data
 
 
 # flag-category displays, verbatim from UTG CodeSystem-flag-category v1.0.1 (section 6).
@@ -121,7 +121,10 @@ def concern_of(rule: str) -> Concern | None:
 
 
 def build_detected_issue(
-    finding: Finding, *, device: str = DEVICE_REF, security: Sequence[str] = DEFAULT_SECURITY,
+    finding: Finding,
+    *,
+    device: str = DEVICE_REF,
+    security: Sequence[str] = DEFAULT_SECURITY,
     resolved_on: date | None = None,
 ) -> dict[str, Any]:
     """One DetectedIssue for one finding (CONTRACT.md "FHIR written back").
@@ -168,11 +171,16 @@ def build_detected_issue(
         # COMPLY and CAREGAP no code says "resolved", so 8 "Other Action Taken" with a text
         # saying what fhirbridge saw. Not 5 "Consulted Prescriber": nobody told us so.
         action = "7" if code in ("DRG", "DUPTHPY") else "8"
-        resource["mitigation"] = [{
-            "action": {"coding": [_coding(ACTCODE, action)],
-                       "text": "No longer present when fhirbridge re-evaluated the record"},
-            "date": resolved_on.isoformat(), "author": {"reference": device},
-        }]
+        resource["mitigation"] = [
+            {
+                "action": {
+                    "coding": [_coding(ACTCODE, action)],
+                    "text": "No longer present when fhirbridge re-evaluated the record",
+                },
+                "date": resolved_on.isoformat(),
+                "author": {"reference": device},
+            }
+        ]
     return _drop_empty(resource)
 
 
@@ -182,8 +190,14 @@ def flag_identifier_value(patient: str, concern: str) -> str:
 
 
 def build_flag(
-    patient: str, concern: str, findings: Iterable[Finding], *, detected_issue_refs: Sequence[str],
-    start: date, end: date | None = None, device: str = DEVICE_REF,
+    patient: str,
+    concern: str,
+    findings: Iterable[Finding],
+    *,
+    detected_issue_refs: Sequence[str],
+    start: date,
+    end: date | None = None,
+    device: str = DEVICE_REF,
     security: Sequence[str] = DEFAULT_SECURITY,
 ) -> dict[str, Any]:
     """The one Flag of `patient` for `concern`: active, or inactive from `end`.
@@ -213,29 +227,50 @@ def build_flag(
     period = {"start": start.isoformat()}
     if end is not None:
         period["end"] = end.isoformat()
-    return _drop_empty({
-        "resourceType": "Flag",
-        "meta": _meta(security),
-        "extension": [{"url": FLAG_DETAIL, "valueReference": {"reference": ref}}
-                      for ref in sorted(set(detected_issue_refs))],
-        # Finding identifiers too: CONTRACT.md puts urn:fhirbridge:finding on every resource.
-        "identifier": [{"system": FLAG_SYSTEM, "value": flag_identifier_value(patient, concern)}]
-        + [{"system": FINDING_SYSTEM, "value": f.key} for f in found],
-        "status": "active" if end is None else "inactive",
-        "category": [{"coding": [{"system": FLAG_CATEGORY, "code": c.category,
-                                  "display": FLAG_CATEGORY_DISPLAY[c.category]}]}],
-        "code": {"coding": [{"system": CONCERN_SYSTEM, "code": c.id, "display": c.text}],
-                 "text": c.text},
-        "subject": {"reference": patient},
-        "period": period,
-        "author": {"reference": device},
-    })
+    return _drop_empty(
+        {
+            "resourceType": "Flag",
+            "meta": _meta(security),
+            "extension": [
+                {"url": FLAG_DETAIL, "valueReference": {"reference": ref}}
+                for ref in sorted(set(detected_issue_refs))
+            ],
+            # Finding identifiers too: CONTRACT.md puts urn:fhirbridge:finding on every resource.
+            "identifier": [
+                {"system": FLAG_SYSTEM, "value": flag_identifier_value(patient, concern)}
+            ]
+            + [{"system": FINDING_SYSTEM, "value": f.key} for f in found],
+            "status": "active" if end is None else "inactive",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": FLAG_CATEGORY,
+                            "code": c.category,
+                            "display": FLAG_CATEGORY_DISPLAY[c.category],
+                        }
+                    ]
+                }
+            ],
+            "code": {
+                "coding": [{"system": CONCERN_SYSTEM, "code": c.id, "display": c.text}],
+                "text": c.text,
+            },
+            "subject": {"reference": patient},
+            "period": period,
+            "author": {"reference": device},
+        }
+    )
 
 
 def build_care_plan(
-    patient: str, findings: Iterable[Finding], *, as_of: date,
+    patient: str,
+    findings: Iterable[Finding],
+    *,
+    as_of: date,
     detected_issue_refs: Mapping[str, str] | None = None,
-    closed: Iterable[tuple[Finding, str]] = (), device: str = DEVICE_REF,
+    closed: Iterable[tuple[Finding, str]] = (),
+    device: str = DEVICE_REF,
     security: Sequence[str] = DEFAULT_SECURITY,
 ) -> dict[str, Any]:
     """The one proposed CarePlan of `patient`: an activity per open (and given closed) finding.
@@ -263,20 +298,34 @@ def build_care_plan(
         if status not in ("not-started", "completed", "cancelled"):
             raise ValueError(f"activity status {status!r}; valid: completed, cancelled")
     n_open = sum(1 for _, status in items if status == "not-started")
-    lines = "".join(f"<li>{'' if s == 'not-started' else f'[{s}] '}{html.escape(f.summary)}</li>"
-                    for f, s in items)
+    lines = "".join(
+        f"<li>{'' if s == 'not-started' else f'[{s}] '}{html.escape(f.summary)}</li>"
+        for f, s in items
+    )
     heading = f"Open medication-management findings: {n_open}"
     resource: dict[str, Any] = {
         "resourceType": "CarePlan",
         "meta": _meta(security),
-        "text": {"status": "generated",
-                 "div": f'<div xmlns="{XHTML}"><p>{heading}</p>'
-                        + (f"<ul>{lines}</ul>" if lines else "") + "</div>"},
+        "text": {
+            "status": "generated",
+            "div": f'<div xmlns="{XHTML}"><p>{heading}</p>'
+            + (f"<ul>{lines}</ul>" if lines else "")
+            + "</div>",
+        },
         "identifier": [{"system": CAREPLAN_SYSTEM, "value": _patient_id(patient)}],
         "status": "active" if n_open else "completed",
         "intent": "proposal",  # a CDS suggestion, for a clinician to adopt (5.1)
-        "category": [{"coding": [{"system": CAREPLAN_CATEGORY, "code": "assess-plan",
-                                  "display": "Assessment and Plan of Treatment"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": CAREPLAN_CATEGORY,
+                        "code": "assess-plan",
+                        "display": "Assessment and Plan of Treatment",
+                    }
+                ]
+            }
+        ],
         "title": "Medication management follow-up (fhirbridge)",
         "description": heading,
         "subject": {"reference": patient},
@@ -286,18 +335,27 @@ def build_care_plan(
         # supportingInfo ("portions of the record that influenced the plan"), in activity order;
         # each activity names its rule in detail.code.
         "supportingInfo": [{"reference": refs[f.key]} for f, _ in items if f.key in refs],
-        "activity": [{"detail": {
-            "code": {"coding": [{"system": RULE_SYSTEM, "code": f.rule}], "text": f.rule},
-            "status": status,
-            "description": f.summary,
-        }} for f, status in items],
+        "activity": [
+            {
+                "detail": {
+                    "code": {"coding": [{"system": RULE_SYSTEM, "code": f.rule}], "text": f.rule},
+                    "status": status,
+                    "description": f.summary,
+                }
+            }
+            for f, status in items
+        ],
     }
     return _drop_empty(resource)
 
 
 def build_provenance(
-    target_refs: Sequence[str], *, recorded: str, device: str = DEVICE_REF,
-    on_behalf_of: str | None = None, security: Sequence[str] = DEFAULT_SECURITY,
+    target_refs: Sequence[str],
+    *,
+    recorded: str,
+    device: str = DEVICE_REF,
+    on_behalf_of: str | None = None,
+    security: Sequence[str] = DEFAULT_SECURITY,
 ) -> dict[str, Any]:
     """Provenance for one write-back: fhirbridge (a Device) authored `target_refs`.
 
@@ -325,9 +383,13 @@ def build_provenance(
         agent["onBehalfOf"] = {"reference": on_behalf_of}
     meta = _meta(security)
     meta["tag"] = [*meta["tag"], {"system": PROVENANCE_SYSTEM, "code": key}]
-    return {"resourceType": "Provenance", "meta": meta,
-            "target": [{"reference": ref} for ref in targets], "recorded": recorded,
-            "agent": [agent]}
+    return {
+        "resourceType": "Provenance",
+        "meta": meta,
+        "target": [{"reference": ref} for ref in targets],
+        "recorded": recorded,
+        "agent": [agent],
+    }
 
 
 def validate(resource: Mapping[str, Any]) -> None:

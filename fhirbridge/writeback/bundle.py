@@ -58,8 +58,11 @@ def conditional_create_entry(resource: FhirJson, system: str, value: str) -> dic
     return {
         "fullUrl": full_url(system, value),
         "resource": dict(resource),
-        "request": {"method": "POST", "url": rtype,
-                    "ifNoneExist": f"{param}={quote(f'{system}|{value}', safe=_SAFE)}"},
+        "request": {
+            "method": "POST",
+            "url": rtype,
+            "ifNoneExist": f"{param}={quote(f'{system}|{value}', safe=_SAFE)}",
+        },
     }
 
 
@@ -76,8 +79,10 @@ def conditional_update_entry(resource: FhirJson, system: str, value: str) -> dic
     return {
         "fullUrl": full_url(system, value),
         "resource": dict(resource),
-        "request": {"method": "PUT",
-                    "url": f"{rtype}?identifier={quote(f'{system}|{value}', safe=_SAFE)}"},
+        "request": {
+            "method": "PUT",
+            "url": f"{rtype}?identifier={quote(f'{system}|{value}', safe=_SAFE)}",
+        },
     }
 
 
@@ -98,8 +103,9 @@ def entry_for(resource: FhirJson) -> dict[str, Any]:
             raise ValueError("Provenance has no urn:fhirbridge:provenance tag")
         return conditional_create_entry(resource, PROVENANCE_SYSTEM, tags[0]["code"])
     if rtype not in ("DetectedIssue", "Flag", "CarePlan"):
-        raise ValueError(f"fhirbridge does not write {rtype!r}; valid: CarePlan, DetectedIssue, "
-                         "Flag, Provenance")
+        raise ValueError(
+            f"fhirbridge does not write {rtype!r}; valid: CarePlan, DetectedIssue, Flag, Provenance"
+        )
     if not resource.get("identifier"):
         raise ValueError(f"{rtype} has no identifier")
     key = resource["identifier"][0]

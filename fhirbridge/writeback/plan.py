@@ -77,8 +77,12 @@ def plan_writes(
 
 
 def _patient_writes(
-    patient: str, opened: Sequence[Finding], closed: Sequence[Finding],
-    first_seen: Mapping[str, date], as_of: date, options: WriteOptions,
+    patient: str,
+    opened: Sequence[Finding],
+    closed: Sequence[Finding],
+    first_seen: Mapping[str, date],
+    as_of: date,
+    options: WriteOptions,
 ) -> list[PlannedWrite]:
     kw: dict[str, Any] = {"device": options.device, "security": options.security}
     writes: list[PlannedWrite] = []
@@ -88,7 +92,9 @@ def _patient_writes(
         writes.append(_write(patient, build_detected_issue(identified, **kw), finding.key))
     for finding in sorted(closed, key=lambda f: (f.rule, f.key)):
         identified = dataclasses.replace(finding, as_of=seen[finding.key])
-        writes.append(_write(patient, build_detected_issue(identified, resolved_on=as_of, **kw), finding.key))
+        writes.append(
+            _write(patient, build_detected_issue(identified, resolved_on=as_of, **kw), finding.key)
+        )
 
     concerns: dict[str, tuple[list[Finding], list[Finding]]] = {}
     for finding in opened:
@@ -101,7 +107,9 @@ def _patient_writes(
         active, cleared = concerns[concern_id]
         behind = active or cleared
         flag = build_flag(
-            patient, concern_id, behind,
+            patient,
+            concern_id,
+            behind,
             detected_issue_refs=[detected_issue_url(f.key) for f in behind],
             start=min(seen[f.key] for f in behind),
             end=None if active else as_of,
@@ -111,8 +119,12 @@ def _patient_writes(
 
     refs = {f.key: detected_issue_url(f.key) for f in (*opened, *closed)}
     care_plan = build_care_plan(
-        patient, opened, as_of=as_of, detected_issue_refs=refs,
-        closed=[(f, "completed") for f in closed], **kw,
+        patient,
+        opened,
+        as_of=as_of,
+        detected_issue_refs=refs,
+        closed=[(f, "completed") for f in closed],
+        **kw,
     )
     writes.append(_write(patient, care_plan, None))
     return writes
@@ -121,6 +133,10 @@ def _patient_writes(
 def _write(patient: str, resource: dict[str, Any], finding_key: str | None) -> PlannedWrite:
     key = resource["identifier"][0]
     return PlannedWrite(
-        patient=patient, resource_type=resource["resourceType"], system=key["system"],
-        value=key["value"], resource=resource, finding_key=finding_key,
+        patient=patient,
+        resource_type=resource["resourceType"],
+        system=key["system"],
+        value=key["value"],
+        resource=resource,
+        finding_key=finding_key,
     )

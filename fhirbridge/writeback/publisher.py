@@ -38,7 +38,9 @@ class WriteClient(Protocol):
     def read(self, type_: str, id_: str) -> dict[str, Any]: ...
     def create(self, resource: Mapping[str, Any], *, if_none_exist: str | None = None) -> Any: ...
     def update(self, resource: Mapping[str, Any], *, if_match: str | None = None) -> Any: ...
-    def conditional_update(self, type_: str, search_query: str, resource: Mapping[str, Any]) -> Any: ...
+    def conditional_update(
+        self, type_: str, search_query: str, resource: Mapping[str, Any]
+    ) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -63,8 +65,13 @@ class Publisher:
     """Writes planned resources to one server, patient by patient."""
 
     def __init__(
-        self, client: WriteClient, store: SqlStore, *, now: Callable[[], datetime],
-        device: str = "Device/fhirbridge", organization: str | None = None,
+        self,
+        client: WriteClient,
+        store: SqlStore,
+        *,
+        now: Callable[[], datetime],
+        device: str = "Device/fhirbridge",
+        organization: str | None = None,
         security: tuple[str, ...] = ("PSY", "ETH"),
     ) -> None:
         self.client, self.store, self.now = client, store, now
@@ -78,15 +85,22 @@ class Publisher:
             self._publish_patient(patient, list(group), report)
         return report
 
-    def _publish_patient(self, patient: str, writes: list[PlannedWrite], report: PublishReport) -> None:
+    def _publish_patient(
+        self, patient: str, writes: list[PlannedWrite], report: PublishReport
+    ) -> None:
         server_refs: dict[str, str] = {}  # bundle fullUrl → "Type/id" on the server
         changed: list[str] = []
         for write in writes:
             resource = _resolve(write.resource, server_refs)
             if resource is None:
                 report.written[write.resource_type]["skipped"] += 1
-                report.errors.append({"patient": patient, "identifier": write.identifier,
-                                      "error": "a resource it refers to was not written"})
+                report.errors.append(
+                    {
+                        "patient": patient,
+                        "identifier": write.identifier,
+                        "error": "a resource it refers to was not written",
+                    }
+                )
                 continue
             try:
                 outcome, ref = self._write(write, resource)
@@ -94,14 +108,20 @@ class Publisher:
                 message = outcome_text(exc.outcome) or str(exc)
                 self._record_failure(write, resource, message)
                 report.written[write.resource_type]["failed"] += 1
-                report.errors.append({"patient": patient, "identifier": write.identifier, "error": message})
-                log.warning("write-back rejected for %s (%s): %s", patient, write.resource_type, message)
+                report.errors.append(
+                    {"patient": patient, "identifier": write.identifier, "error": message}
+                )
+                log.warning(
+                    "write-back rejected for %s (%s): %s", patient, write.resource_type, message
+                )
                 continue
             except FhirError as exc:
                 # Transient after the client's retry budget: left pending, sent on the next run.
                 self._record_failure(write, resource, str(exc), status="pending")
                 report.written[write.resource_type]["pending"] += 1
-                report.errors.append({"patient": patient, "identifier": write.identifier, "error": str(exc)})
+                report.errors.append(
+                    {"patient": patient, "identifier": write.identifier, "error": str(exc)}
+                )
                 continue
             server_refs[full_url(write.system, write.value)] = ref
             report.written[write.resource_type][outcome] += 1
@@ -114,12 +134,19 @@ class Publisher:
         """Send one resource unless the ledger says the server already has it; (outcome, ref)."""
         digest = content_hash(resource)
         entry = self.store.ledger_get(self.target, write.resource_type, write.identifier)
-        if entry is not None and entry.server_id and entry.status == "written" and entry.content_hash == digest:
+        if (
+            entry is not None
+            and entry.server_id
+            and entry.status == "written"
+            and entry.content_hash == digest
+        ):
             return "unchanged", f"{write.resource_type}/{entry.server_id}"
         query = f"identifier={write.system}|{write.value}"
         if entry is not None and entry.server_id:
             try:
-                result = self._update_by_id(write.resource_type, entry.server_id, entry.version_id, resource)
+                result = self._update_by_id(
+                    write.resource_type, entry.server_id, entry.version_id, resource
+                )
                 outcome = "updated"
             except FhirNotFound:
                 entry = None  # deleted on the server: write it again below
@@ -131,22 +158,36 @@ class Publisher:
                     # The backstop found one we wrote before a crash (or an older content): bring
                     # it up to date rather than leave it stale.
                     found = result.resource
-                    result = self._update_by_id(write.resource_type, found["id"],
-                                                (found.get("meta") or {}).get("versionId"), resource)
+                    result = self._update_by_id(
+                        write.resource_type,
+                        found["id"],
+                        (found.get("meta") or {}).get("versionId"),
+                        resource,
+                    )
                     outcome = "updated"
             else:
                 result = self.client.conditional_update(write.resource_type, query, resource)
                 outcome = "created" if result.status == 201 else "updated"
         stored = result.resource
-        self.store.ledger_put(LedgerEntry(
-            target=self.target, resource_type=write.resource_type, identifier=write.identifier,
-            finding_key=write.finding_key, server_id=stored.get("id"),
-            version_id=(stored.get("meta") or {}).get("versionId"), content_hash=digest,
-            status="written", last_error=None, updated_at=self.now(),
-        ))
+        self.store.ledger_put(
+            LedgerEntry(
+                target=self.target,
+                resource_type=write.resource_type,
+                identifier=write.identifier,
+                finding_key=write.finding_key,
+                server_id=stored.get("id"),
+                version_id=(stored.get("meta") or {}).get("versionId"),
+                content_hash=digest,
+                status="written",
+                last_error=None,
+                updated_at=self.now(),
+            )
+        )
         return outcome, f"{write.resource_type}/{stored.get('id')}"
 
-    def _update_by_id(self, rtype: str, server_id: str, version: str | None, resource: dict[str, Any]) -> Any:
+    def _update_by_id(
+        self, rtype: str, server_id: str, version: str | None, resource: dict[str, Any]
+    ) -> Any:
         body = {**resource, "id": server_id}
         try:
             return self.client.update(body, if_match=version)
@@ -160,19 +201,28 @@ class Publisher:
         self, write: PlannedWrite, resource: dict[str, Any], message: str, status: str = "failed"
     ) -> None:
         previous = self.store.ledger_get(self.target, write.resource_type, write.identifier)
-        self.store.ledger_put(LedgerEntry(
-            target=self.target, resource_type=write.resource_type, identifier=write.identifier,
-            finding_key=write.finding_key,
-            server_id=previous.server_id if previous else None,
-            version_id=previous.version_id if previous else None,
-            content_hash=content_hash(resource), status=status, last_error=message[:2000],
-            updated_at=self.now(),
-        ))
+        self.store.ledger_put(
+            LedgerEntry(
+                target=self.target,
+                resource_type=write.resource_type,
+                identifier=write.identifier,
+                finding_key=write.finding_key,
+                server_id=previous.server_id if previous else None,
+                version_id=previous.version_id if previous else None,
+                content_hash=content_hash(resource),
+                status=status,
+                last_error=message[:2000],
+                updated_at=self.now(),
+            )
+        )
 
     def _provenance(self, refs: list[str], report: PublishReport) -> None:
         provenance = build_provenance(
-            refs, recorded=self.now().isoformat(timespec="seconds"), device=self.device,
-            on_behalf_of=self.organization, security=self.security,
+            refs,
+            recorded=self.now().isoformat(timespec="seconds"),
+            device=self.device,
+            on_behalf_of=self.organization,
+            security=self.security,
         )
         try:
             self.client.create(provenance)

@@ -20,31 +20,56 @@ from fhirbridge.cli import main
 from tests.fhir_loading import by_identifier, load_examples, load_synthea, search_all
 
 pytestmark = pytest.mark.fhir_server
-GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "e2e" / "server-resources.json"
+GOLDEN = (
+    Path(__file__).resolve().parent.parent / "data" / "golden" / "e2e" / "server-resources.json"
+)
 FINDING = "urn:fhirbridge:finding"
 WRITTEN_TYPES = ("DetectedIssue", "Flag", "CarePlan")
 
 
 def _run(url: str, tmp_path: Path, as_of: str, out: str = "out") -> dict[str, Any]:
-    code = main(["run", "--source", url, "--target", "fhir-full", "--as-of", as_of,
-                 "--out", str(tmp_path / out), "--db", f"sqlite:///{tmp_path / 'fb.db'}"])
+    code = main(
+        [
+            "run",
+            "--source",
+            url,
+            "--target",
+            "fhir-full",
+            "--as-of",
+            as_of,
+            "--out",
+            str(tmp_path / out),
+            "--db",
+            f"sqlite:///{tmp_path / 'fb.db'}",
+        ]
+    )
     assert code == 0
     report: dict[str, Any] = json.loads((tmp_path / out / "run-report.json").read_text())
     return report
 
 
 def _server_state(url: str) -> dict[str, list[dict[str, Any]]]:
-    return {t: search_all(url, f"{t}?_tag=urn:fhirbridge:tag|fhirbridge&_count=200") for t in WRITTEN_TYPES}
+    return {
+        t: search_all(url, f"{t}?_tag=urn:fhirbridge:tag|fhirbridge&_count=200")
+        for t in WRITTEN_TYPES
+    }
 
 
 def _normalised(state: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """Drop server-owned fields; replace server ids in references by the identifier behind them."""
-    names = {f"{t}/{r['id']}": f"{t}[{r['identifier'][0]['value']}]" for t, rs in state.items() for r in rs}
+    names = {
+        f"{t}/{r['id']}": f"{t}[{r['identifier'][0]['value']}]"
+        for t, rs in state.items()
+        for r in rs
+    }
 
     def clean(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: (names.get(v, v) if k == "reference" else clean(v))
-                    for k, v in node.items() if k != "id"}
+            return {
+                k: (names.get(v, v) if k == "reference" else clean(v))
+                for k, v in node.items()
+                if k != "id"
+            }
         if isinstance(node, list):
             return [clean(v) for v in node]
         return node
@@ -54,20 +79,28 @@ def _normalised(state: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[s
         cleaned = []
         for resource in resources:
             body = clean(resource)
-            body["meta"] = {k: v for k, v in body["meta"].items() if k not in ("versionId", "lastUpdated")}
+            body["meta"] = {
+                k: v for k, v in body["meta"].items() if k not in ("versionId", "lastUpdated")
+            }
             cleaned.append(body)
         out[rtype] = sorted(cleaned, key=lambda r: r["identifier"][0]["value"])
     return out
 
 
-def test_run_writes_exact_resources_once(fhir_base_url: str, synthea_dir: Path, tmp_path: Path) -> None:
-    assert load_examples(fhir_base_url) == ["MedicationRequest/ex-mr-27-2"]  # the deliberate dead letter
+def test_run_writes_exact_resources_once(
+    fhir_base_url: str, synthea_dir: Path, tmp_path: Path
+) -> None:
+    assert load_examples(fhir_base_url) == [
+        "MedicationRequest/ex-mr-27-2"
+    ]  # the deliberate dead letter
     assert load_synthea(fhir_base_url, synthea_dir) == 52
 
     first = _run(fhir_base_url, tmp_path, "2026-06-30")
     assert first["patients_analyzed"] == 79  # 27 constructed + 52 Synthea
     assert first["write_errors"] == []
-    findings = [json.loads(line) for line in (tmp_path / "out" / "findings.ndjson").read_text().splitlines()]
+    findings = [
+        json.loads(line) for line in (tmp_path / "out" / "findings.ndjson").read_text().splitlines()
+    ]
     assert sorted((f["patient"], f["rule"], f["severity"]) for f in findings) == [
         ("Patient/ex-pt-02", "pdc-below-threshold", "high"),
         ("Patient/ex-pt-03", "opioid-benzodiazepine", "moderate"),
@@ -81,9 +114,17 @@ def test_run_writes_exact_resources_once(fhir_base_url: str, synthea_dir: Path, 
     issues = by_identifier(state["DetectedIssue"], FINDING)
     assert sorted(issues) == sorted(f["key"] for f in findings)
     assert sorted(r["identifier"][0]["value"] for r in state["Flag"]) == [
-        "ex-pt-02:medication-adherence", "ex-pt-09:medication-adherence", "ex-pt-13:medication-adherence"]
+        "ex-pt-02:medication-adherence",
+        "ex-pt-09:medication-adherence",
+        "ex-pt-13:medication-adherence",
+    ]
     assert sorted(r["identifier"][0]["value"] for r in state["CarePlan"]) == [
-        "ex-pt-02", "ex-pt-03", "ex-pt-04", "ex-pt-09", "ex-pt-13"]
+        "ex-pt-02",
+        "ex-pt-03",
+        "ex-pt-04",
+        "ex-pt-09",
+        "ex-pt-13",
+    ]
     normalised = _normalised(state)
     if os.environ.get("FHIRBRIDGE_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(normalised, indent=2, sort_keys=True) + "\n")
@@ -91,8 +132,11 @@ def test_run_writes_exact_resources_once(fhir_base_url: str, synthea_dir: Path, 
 
     # The same run again writes nothing: every resource unchanged, same versions on the server.
     second = _run(fhir_base_url, tmp_path, "2026-06-30", out="out2")
-    assert second["written"] == {"CarePlan": {"unchanged": 5}, "DetectedIssue": {"unchanged": 5},
-                                 "Flag": {"unchanged": 3}}
+    assert second["written"] == {
+        "CarePlan": {"unchanged": 5},
+        "DetectedIssue": {"unchanged": 5},
+        "Flag": {"unchanged": 3},
+    }
     again = _server_state(fhir_base_url)
     versions = {t: sorted(r["meta"]["versionId"] for r in rs) for t, rs in state.items()}
     assert {t: sorted(r["meta"]["versionId"] for r in rs) for t, rs in again.items()} == versions

@@ -9,11 +9,11 @@ import orjson
 import pytest
 from sqlalchemy import inspect
 
+from fhirbridge.examples import DATA_DIR
 from fhirbridge.findings import Category, Finding, Severity
 from fhirbridge.mappers import MappingContext, load_terminology
 from fhirbridge.store import LedgerEntry, SqlStore, make_engine, upgrade
 from fhirbridge.sync import Ingest, read_files
-from fhirbridge.examples import DATA_DIR
 
 NOW = datetime(2025, 3, 31, 12, 0, tzinfo=UTC)
 
@@ -27,55 +27,109 @@ def store(db_url: str) -> Iterator[SqlStore]:
     engine.dispose()
 
 
-def _row(rtype: str, rid: str, last_updated: str | None, patient: str | None = "Patient/p1", **body: object) -> dict[str, object]:
+def _row(
+    rtype: str,
+    rid: str,
+    last_updated: str | None,
+    patient: str | None = "Patient/p1",
+    **body: object,
+) -> dict[str, object]:
     resource = {"resourceType": rtype, "id": rid, **body}
-    return {"resource_type": rtype, "resource_id": rid, "version_id": None, "last_updated": last_updated,
-            "patient_id": patient, "source": "test", "run_id": None, "body": orjson.dumps(resource)}
+    return {
+        "resource_type": rtype,
+        "resource_id": rid,
+        "version_id": None,
+        "last_updated": last_updated,
+        "patient_id": patient,
+        "source": "test",
+        "run_id": None,
+        "body": orjson.dumps(resource),
+    }
 
 
 def test_schema_is_migrated(store: SqlStore) -> None:
     tables = set(inspect(store.engine).get_table_names())
-    assert {"raw_resource", "run", "dead_letter", "finding", "writeback_ledger", "sync_cursor",
-            "alembic_version"} <= tables
+    assert {
+        "raw_resource",
+        "run",
+        "dead_letter",
+        "finding",
+        "writeback_ledger",
+        "sync_cursor",
+        "alembic_version",
+    } <= tables
 
 
 def test_newest_version_wins_and_duplicates_in_a_batch_are_fine(store: SqlStore) -> None:
-    store.put_resources([_row("Observation", "o1", "2025-01-02T00:00:00Z", status="final"),
-                         _row("Observation", "o1", "2025-01-02T00:00:00Z", status="final")])
-    store.put_resources([_row("Observation", "o1", "2025-01-01T00:00:00Z", status="preliminary")])  # older
+    store.put_resources(
+        [
+            _row("Observation", "o1", "2025-01-02T00:00:00Z", status="final"),
+            _row("Observation", "o1", "2025-01-02T00:00:00Z", status="final"),
+        ]
+    )
+    store.put_resources(
+        [_row("Observation", "o1", "2025-01-01T00:00:00Z", status="preliminary")]
+    )  # older
     assert [r["status"] for r in store.resources_of_type("Observation")] == ["final"]
-    store.put_resources([_row("Observation", "o1", "2025-01-03T00:00:00Z", status="amended")])  # newer
+    store.put_resources(
+        [_row("Observation", "o1", "2025-01-03T00:00:00Z", status="amended")]
+    )  # newer
     assert [r["status"] for r in store.resources_of_type("Observation")] == ["amended"]
     assert store.count_resources() == {"Observation": 1}
 
 
 def test_resources_come_grouped_by_patient(store: SqlStore) -> None:
-    store.put_resources([
-        _row("MedicationRequest", "m2", None, "Patient/b"),
-        _row("MedicationRequest", "m1", None, "Patient/a"),
-        _row("Observation", "o1", None, "Patient/a"),
-        _row("Practitioner", "x", None, None),
-    ])
-    grouped = [(p, sorted(r["id"] for r in rs)) for p, rs in store.resources_by_patient(["MedicationRequest", "Observation"])]
+    store.put_resources(
+        [
+            _row("MedicationRequest", "m2", None, "Patient/b"),
+            _row("MedicationRequest", "m1", None, "Patient/a"),
+            _row("Observation", "o1", None, "Patient/a"),
+            _row("Practitioner", "x", None, None),
+        ]
+    )
+    grouped = [
+        (p, sorted(r["id"] for r in rs))
+        for p, rs in store.resources_by_patient(["MedicationRequest", "Observation"])
+    ]
     assert grouped == [("Patient/a", ["m1", "o1"]), ("Patient/b", ["m2"])]
 
 
 def test_dead_letters_are_kept_once_per_input_and_reason(store: SqlStore) -> None:
-    row = {"fingerprint": "f" * 64, "run_id": None, "source": "s", "location": "a.ndjson:3",
-           "resource_type": None, "resource_id": None, "reason": "not valid JSON", "body": b"{", "created_at": NOW}
+    row = {
+        "fingerprint": "f" * 64,
+        "run_id": None,
+        "source": "s",
+        "location": "a.ndjson:3",
+        "resource_type": None,
+        "resource_id": None,
+        "reason": "not valid JSON",
+        "body": b"{",
+        "created_at": NOW,
+    }
     store.put_dead_letters([row])
     store.put_dead_letters([row])
     assert [(d.reason, d.body) for d in store.dead_letters()] == [("not valid JSON", b"{")]
 
 
 def _finding(patient: str, ref: str) -> Finding:
-    return Finding(rule="pdc-below-threshold", category=Category.ADHERENCE, severity=Severity.MODERATE,
-                   patient=patient, summary="s", detail="d", implicated=(ref,), authority="a",
-                   as_of=date(2025, 3, 31))
+    return Finding(
+        rule="pdc-below-threshold",
+        category=Category.ADHERENCE,
+        severity=Severity.MODERATE,
+        patient=patient,
+        summary="s",
+        detail="d",
+        implicated=(ref,),
+        authority="a",
+        as_of=date(2025, 3, 31),
+    )
 
 
 def test_findings_open_refresh_and_resolve_within_scope(store: SqlStore) -> None:
-    a1, b1 = _finding("Patient/a", "MedicationRequest/1"), _finding("Patient/b", "MedicationRequest/2")
+    a1, b1 = (
+        _finding("Patient/a", "MedicationRequest/1"),
+        _finding("Patient/b", "MedicationRequest/2"),
+    )
     assert store.record_findings([a1, b1], date(2025, 3, 1)) == []
     # Next run sees only patient a, with a different finding: a1 resolves, b1 is out of scope.
     a2 = _finding("Patient/a", "MedicationRequest/3")
@@ -90,24 +144,45 @@ def test_findings_open_refresh_and_resolve_within_scope(store: SqlStore) -> None
     # a1 comes back: the same row reopens, first_seen kept.
     store.record_findings([a1, a2], date(2025, 3, 3), patients=["Patient/a"])
     assert {r.key: (r.status, r.first_seen) for r in store.findings(patient="Patient/a")} == {
-        a1.key: ("open", date(2025, 3, 1)), a2.key: ("open", date(2025, 3, 2))}
+        a1.key: ("open", date(2025, 3, 1)),
+        a2.key: ("open", date(2025, 3, 2)),
+    }
 
 
 def test_ledger_upserts_by_target_type_identifier(store: SqlStore) -> None:
-    entry = LedgerEntry(target="http://x", resource_type="Flag", identifier="urn:s|v", server_id="1",
-                        version_id="a", content_hash="h1", updated_at=NOW)
+    entry = LedgerEntry(
+        target="http://x",
+        resource_type="Flag",
+        identifier="urn:s|v",
+        server_id="1",
+        version_id="a",
+        content_hash="h1",
+        updated_at=NOW,
+    )
     store.ledger_put(entry)
-    store.ledger_put(LedgerEntry(target="http://x", resource_type="Flag", identifier="urn:s|v", server_id="1",
-                                 version_id="b", content_hash="h2", updated_at=NOW))
+    store.ledger_put(
+        LedgerEntry(
+            target="http://x",
+            resource_type="Flag",
+            identifier="urn:s|v",
+            server_id="1",
+            version_id="b",
+            content_hash="h2",
+            updated_at=NOW,
+        )
+    )
     got = store.ledger_get("http://x", "Flag", "urn:s|v")
-    assert got is not None and (got.version_id, got.content_hash) == ("b", "h2")
+    assert got is not None
+    assert (got.version_id, got.content_hash) == ("b", "h2")
     assert len(store.ledger()) == 1
     assert store.ledger_get("http://y", "Flag", "urn:s|v") is None
 
 
 def test_ingest_of_the_example_data(store: SqlStore) -> None:
     ctx = MappingContext(terminology=load_terminology())
-    counts = Ingest(store, ctx, source="examples", run_id=None, now=NOW, batch_size=50).add_all(read_files(DATA_DIR))
+    counts = Ingest(store, ctx, source="examples", run_id=None, now=NOW, batch_size=50).add_all(
+        read_files(DATA_DIR)
+    )
     assert counts.dead_lettered == 1
     assert sum(counts.stored.values()) == sum(counts.read.values()) - 1
     assert store.count_resources()["MedicationDispense"] == 170

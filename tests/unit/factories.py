@@ -16,13 +16,22 @@ def drug(text: str) -> Drug:
 
 
 def fill(
-    ref: str, text: str, start: date, days: int | None, *, kind: EventKind = EventKind.DISPENSE,
-    patient: str = "Patient/p1", prescriber: str | None = None, order_ref: str | None = None,
+    ref: str,
+    text: str,
+    start: date,
+    days: int | None,
+    *,
+    kind: EventKind = EventKind.DISPENSE,
+    patient: str = "Patient/p1",
+    prescriber: str | None = None,
+    order_ref: str | None = None,
     status: str = "completed",
 ) -> MedicationEvent:
     """A dispense (or order) of `text` on `start` for `days` days supply."""
     return MedicationEvent(
-        ref=ref if "/" in ref else f"{'MedicationDispense' if kind is EventKind.DISPENSE else 'MedicationRequest'}/{ref}",
+        ref=ref
+        if "/" in ref
+        else f"{'MedicationDispense' if kind is EventKind.DISPENSE else 'MedicationRequest'}/{ref}",
         kind=kind,
         patient=patient,
         drug=drug(text),

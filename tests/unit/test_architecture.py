@@ -21,8 +21,16 @@ PURE = [
     PACKAGE / "writeback" / "bundle.py",
     PACKAGE / "writeback" / "plan.py",
 ]
-FORBIDDEN = ("requests", "sqlmodel", "sqlalchemy", "flask", "fhirbridge.store", "fhirbridge.sync",
-             "fhirbridge.api", "fhirbridge.services")
+FORBIDDEN = (
+    "requests",
+    "sqlmodel",
+    "sqlalchemy",
+    "flask",
+    "fhirbridge.store",
+    "fhirbridge.sync",
+    "fhirbridge.api",
+    "fhirbridge.services",
+)
 CLOCK_READS = ("today", "now", "utcnow", "time")
 
 
@@ -38,16 +46,21 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", PURE, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_domain_modules_import_no_io(path: Path) -> None:
-    bad = sorted(name for name in _imports(path) for f in FORBIDDEN if name == f or name.startswith(f + "."))
+    bad = sorted(
+        name for name in _imports(path) for f in FORBIDDEN if name == f or name.startswith(f + ".")
+    )
     assert bad == [], f"{path.name} imports {bad}"
 
 
 @pytest.mark.parametrize("path", PURE, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_domain_modules_read_no_clock(path: Path) -> None:
     calls = [
-        node.func.attr for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        and node.func.attr in CLOCK_READS and isinstance(node.func.value, ast.Name)
+        node.func.attr
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in CLOCK_READS
+        and isinstance(node.func.value, ast.Name)
         and node.func.value.id in ("date", "datetime", "time")
     ]
     assert calls == [], f"{path.name} reads the clock: {calls}"

@@ -329,9 +329,7 @@ def test_412_is_a_conflict_and_never_retried(
 # -- auth --------------------------------------------------------------------------------------
 
 
-def test_401_refreshes_once_then_succeeds(
-    fake: responses.RequestsMock, waits: Waits
-) -> None:
+def test_401_refreshes_once_then_succeeds(fake: responses.RequestsMock, waits: Waits) -> None:
     auth = RefreshingAuth()
     fake.get(f"{BASE}/Patient/1", status=401)
     fake.get(f"{BASE}/Patient/1", json=patient("1"))
@@ -360,7 +358,9 @@ def test_create_sends_fhir_json_and_if_none_exist(
     fake: responses.RequestsMock, client: FhirClient
 ) -> None:
     fake.post(
-        f"{BASE}/Flag", status=200, json={"resourceType": "Flag", "id": "old"},
+        f"{BASE}/Flag",
+        status=200,
+        json={"resourceType": "Flag", "id": "old"},
         headers={"ETag": 'W/"4"'},
     )
 
@@ -393,7 +393,8 @@ def test_create_with_empty_body_reads_the_location(
 ) -> None:
     fake.post(f"{BASE}/Flag", status=201, body="", headers={"Location": "Flag/9/_history/1"})
     fake.get(
-        f"{BASE}/Flag/9/_history/1", json={"resourceType": "Flag", "id": "9"},
+        f"{BASE}/Flag/9/_history/1",
+        json={"resourceType": "Flag", "id": "9"},
         headers={"ETag": 'W/"1"'},
     )
 

@@ -9,8 +9,8 @@ from datetime import date
 
 import pytest
 
-from fhirbridge.records import EventKind, PatientRecords, Prescriber, PrescriberRole
 from fhirbridge.reconciliation import OpioidBenzoParams, assess_opioid_benzodiazepine
+from fhirbridge.records import EventKind, PatientRecords, Prescriber, PrescriberRole
 from tests.unit.factories import fill
 
 AS_OF = date(2025, 3, 31)
@@ -23,12 +23,15 @@ SERTRALINE = "Sertraline 50 MG Oral Tablet"
 
 
 def _order(ref: str, text: str, start: date, days: int, prescriber: str) -> object:
-    return fill(ref, text, start, days, kind=EventKind.ORDER, prescriber=prescriber, status="active")
+    return fill(
+        ref, text, start, days, kind=EventKind.ORDER, prescriber=prescriber, status="active"
+    )
 
 
 def _patient(*events: object) -> PatientRecords:
     return PatientRecords(
-        patient="Patient/p1", events=tuple(events),  # type: ignore[arg-type]
+        patient="Patient/p1",
+        events=tuple(events),  # type: ignore[arg-type]
         prescribers={
             "Practitioner/add": Prescriber(ref="Practitioner/add", role=PrescriberRole.ADDICTION),
             "Practitioner/psy": Prescriber(ref="Practitioner/psy", role=PrescriberRole.PSYCHIATRIC),
@@ -43,7 +46,11 @@ def test_analgesic_opioid_and_benzodiazepine_overlap_is_high() -> None:
         _order("alp", ALPRAZOLAM, date(2025, 3, 15), 30, "Practitioner/psy"),
     )
     [finding] = assess_opioid_benzodiazepine(records, as_of=AS_OF)
-    assert (finding.rule, finding.severity.value, finding.category.value) == ("opioid-benzodiazepine", "high", "safety")
+    assert (finding.rule, finding.severity.value, finding.category.value) == (
+        "opioid-benzodiazepine",
+        "high",
+        "safety",
+    )
     assert finding.implicated == ("MedicationRequest/alp", "MedicationRequest/oxy")
     assert finding.prescribers == ("Practitioner/pcp", "Practitioner/psy")
     assert "16 day(s)" in finding.detail  # 03-15..03-30 inclusive
@@ -63,7 +70,7 @@ def test_moud_and_benzodiazepine_is_moderate_and_never_says_stop_moud() -> None:
     assert finding.severity.value == "moderate"
     assert finding.implicated == ("MedicationRequest/alp", "MedicationRequest/bup")
     assert finding.prescribers == ("Practitioner/add", "Practitioner/psy")
-    assert "addiction" in finding.detail and "psychiatric" in finding.detail
+    assert "Practitioner/add (addiction), Practitioner/psy (psychiatric)" in finding.detail
     assert "should **not be withheld**" in finding.detail
     assert "stop" not in finding.summary.lower().replace("do not stop", "")
     assert "2017" in finding.authority
@@ -86,26 +93,53 @@ def test_moud_plus_analgesic_plus_benzodiazepine_is_high() -> None:
     )
     [finding] = assess_opioid_benzodiazepine(records, as_of=AS_OF)
     assert finding.severity.value == "high"
-    assert finding.implicated == ("MedicationRequest/alp", "MedicationRequest/bup", "MedicationRequest/oxy")
+    assert finding.implicated == (
+        "MedicationRequest/alp",
+        "MedicationRequest/bup",
+        "MedicationRequest/oxy",
+    )
 
 
-@pytest.mark.parametrize("events", [
-    pytest.param(  # sequential: oxycodone 01-01..01-30, alprazolam from 01-31: never together
-        [_order("oxy", OXY, date(2025, 1, 1), 30, "Practitioner/pcp"),
-         _order("alp", ALPRAZOLAM, date(2025, 1, 31), 30, "Practitioner/psy")], id="sequential"),
-    pytest.param(  # overlap long ago: 2024-06 is outside the 90-day lookback
-        [_order("oxy", OXY, date(2024, 6, 1), 30, "Practitioner/pcp"),
-         _order("alp", ALPRAZOLAM, date(2024, 6, 1), 30, "Practitioner/psy")], id="outside-lookback"),
-    pytest.param(  # rescue naloxone is not an opioid agonist
-        [_order("nlx", NALOXONE, date(2025, 3, 1), 30, "Practitioner/add"),
-         _order("alp", ALPRAZOLAM, date(2025, 3, 1), 30, "Practitioner/psy")], id="naloxone-is-not-opioid"),
-    pytest.param(  # no benzodiazepine at all
-        [_order("oxy", OXY, date(2025, 3, 1), 30, "Practitioner/pcp"),
-         _order("ser", SERTRALINE, date(2025, 3, 1), 30, "Practitioner/psy")], id="no-benzo"),
-    pytest.param(  # an order with no days supply has no coverage to overlap
-        [_order("oxy", OXY, date(2025, 3, 1), 30, "Practitioner/pcp"),
-         fill("alp", ALPRAZOLAM, date(2025, 3, 1), None, kind=EventKind.ORDER)], id="no-days-supply"),
-])
+@pytest.mark.parametrize(
+    "events",
+    [
+        pytest.param(  # sequential: oxycodone 01-01..01-30, alprazolam from 01-31: never together
+            [
+                _order("oxy", OXY, date(2025, 1, 1), 30, "Practitioner/pcp"),
+                _order("alp", ALPRAZOLAM, date(2025, 1, 31), 30, "Practitioner/psy"),
+            ],
+            id="sequential",
+        ),
+        pytest.param(  # overlap long ago: 2024-06 is outside the 90-day lookback
+            [
+                _order("oxy", OXY, date(2024, 6, 1), 30, "Practitioner/pcp"),
+                _order("alp", ALPRAZOLAM, date(2024, 6, 1), 30, "Practitioner/psy"),
+            ],
+            id="outside-lookback",
+        ),
+        pytest.param(  # rescue naloxone is not an opioid agonist
+            [
+                _order("nlx", NALOXONE, date(2025, 3, 1), 30, "Practitioner/add"),
+                _order("alp", ALPRAZOLAM, date(2025, 3, 1), 30, "Practitioner/psy"),
+            ],
+            id="naloxone-is-not-opioid",
+        ),
+        pytest.param(  # no benzodiazepine at all
+            [
+                _order("oxy", OXY, date(2025, 3, 1), 30, "Practitioner/pcp"),
+                _order("ser", SERTRALINE, date(2025, 3, 1), 30, "Practitioner/psy"),
+            ],
+            id="no-benzo",
+        ),
+        pytest.param(  # an order with no days supply has no coverage to overlap
+            [
+                _order("oxy", OXY, date(2025, 3, 1), 30, "Practitioner/pcp"),
+                fill("alp", ALPRAZOLAM, date(2025, 3, 1), None, kind=EventKind.ORDER),
+            ],
+            id="no-days-supply",
+        ),
+    ],
+)
 def test_near_misses_do_not_fire(events: list[object]) -> None:
     assert assess_opioid_benzodiazepine(_patient(*events), as_of=AS_OF) == []
 
@@ -123,10 +157,14 @@ def test_dispenses_decide_coverage_when_present() -> None:
 
 def test_lookback_is_configurable() -> None:
     # Overlap 2024-12-01..12-30 is 91-120 days before as_of: outside 90, inside 120.
-    events = [_order("oxy", OXY, date(2024, 12, 1), 30, "Practitioner/pcp"),
-              _order("alp", ALPRAZOLAM, date(2024, 12, 1), 30, "Practitioner/psy")]
+    events = [
+        _order("oxy", OXY, date(2024, 12, 1), 30, "Practitioner/pcp"),
+        _order("alp", ALPRAZOLAM, date(2024, 12, 1), 30, "Practitioner/psy"),
+    ]
     assert assess_opioid_benzodiazepine(_patient(*events), as_of=AS_OF) == []
-    wider = assess_opioid_benzodiazepine(_patient(*events), as_of=AS_OF, params=OpioidBenzoParams(lookback_days=121))
+    wider = assess_opioid_benzodiazepine(
+        _patient(*events), as_of=AS_OF, params=OpioidBenzoParams(lookback_days=121)
+    )
     assert [f.rule for f in wider] == ["opioid-benzodiazepine"]
 
 

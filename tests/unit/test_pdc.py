@@ -63,8 +63,11 @@ CASES = [
         # .. ). Fill x on 2024-03-15 x90 is ignored. Fills 2024-10-02 x30 and 2025-01-01 x30:
         # period 2024-10-02..2025-03-31 = 30 (Oct 2..31) + 30 + 31 + 31 + 28 + 31 = 181 days.
         # Covered 30 + 30 = 60 → 60/181 = 0.3315.
-        [("x", SERTRALINE, date(2024, 3, 15), 90), ("a", SERTRALINE, date(2024, 10, 2), 30),
-         ("b", SERTRALINE, date(2025, 1, 1), 30)],
+        [
+            ("x", SERTRALINE, date(2024, 3, 15), 90),
+            ("a", SERTRALINE, date(2024, 10, 2), 30),
+            ("b", SERTRALINE, date(2025, 1, 1), 30),
+        ],
         (0.3315, 60, 181, date(2024, 10, 2)),
         id="fill-before-window-ignored",
     ),
@@ -72,26 +75,36 @@ CASES = [
 
 
 @pytest.mark.parametrize(("fills", "expected"), CASES)
-def test_pdc_hand_worked(fills: list[tuple[str, str, date, int]], expected: tuple[float, int, int, date]) -> None:
+def test_pdc_hand_worked(
+    fills: list[tuple[str, str, date, int]], expected: tuple[float, int, int, date]
+) -> None:
     events = [fill(ref, text, start, days) for ref, text, start, days in fills]
     result = pdc("Patient/p1", "x", events, as_of=AS_OF).result
     assert result is not None
     value, covered, days, index = expected
     assert (result.value, result.days_covered, result.days_in_period, result.period_start) == (
-        value, covered, days, index,
+        value,
+        covered,
+        days,
+        index,
     )
     assert result.adherent is (value >= 0.80)
 
 
 def test_one_fill_only_gives_no_pdc() -> None:
     # PQA denominator: at least two fills on different dates. One fill → no result.
-    outcome = pdc("Patient/p1", "antidepressant", [fill("a", SERTRALINE, date(2025, 1, 1), 30)], as_of=AS_OF)
+    outcome = pdc(
+        "Patient/p1", "antidepressant", [fill("a", SERTRALINE, date(2025, 1, 1), 30)], as_of=AS_OF
+    )
     assert outcome.result is None
     assert outcome.skipped == ()
 
 
 def test_two_fills_same_day_count_as_one_date() -> None:
-    same_day = [fill("a", SERTRALINE, date(2025, 1, 1), 30), fill("b", SERTRALINE, date(2025, 1, 1), 30)]
+    same_day = [
+        fill("a", SERTRALINE, date(2025, 1, 1), 30),
+        fill("b", SERTRALINE, date(2025, 1, 1), 30),
+    ]
     assert pdc("Patient/p1", "antidepressant", same_day, as_of=AS_OF).result is None
 
 
@@ -108,7 +121,9 @@ def test_fill_without_days_supply_is_skipped_with_reason() -> None:
     assert outcome.skipped == (("MedicationDispense/b", "no-days-supply"),)
     assert outcome.result is not None
     assert (outcome.result.value, outcome.result.days_covered, outcome.result.fills) == (
-        0.6667, 60, ("MedicationDispense/a", "MedicationDispense/c"),
+        0.6667,
+        60,
+        ("MedicationDispense/a", "MedicationDispense/c"),
     )
 
 
@@ -116,8 +131,13 @@ def test_dispenses_win_over_orders_and_basis_is_reported() -> None:
     # With any dispense in the group, orders are not fills. Orders alone: basis "order".
     order = fill("o1", SERTRALINE, date(2025, 1, 1), 90, kind=EventKind.ORDER)
     order2 = fill("o2", SERTRALINE, date(2025, 2, 1), 90, kind=EventKind.ORDER)
-    dispenses = [fill("a", SERTRALINE, date(2025, 1, 1), 30), fill("b", SERTRALINE, date(2025, 3, 1), 30)]
-    with_dispenses = pdc("Patient/p1", "antidepressant", [order, order2, *dispenses], as_of=AS_OF).result
+    dispenses = [
+        fill("a", SERTRALINE, date(2025, 1, 1), 30),
+        fill("b", SERTRALINE, date(2025, 3, 1), 30),
+    ]
+    with_dispenses = pdc(
+        "Patient/p1", "antidepressant", [order, order2, *dispenses], as_of=AS_OF
+    ).result
     assert with_dispenses is not None
     assert (with_dispenses.basis, with_dispenses.days_covered) == ("dispense", 60)
     # Orders only: o1 01-01 x90 → 01-01..03-31; o2 02-01 x90 carried to 04-01 (past as_of).
@@ -129,7 +149,10 @@ def test_dispenses_win_over_orders_and_basis_is_reported() -> None:
 
 def test_threshold_compares_the_rounded_value() -> None:
     # Covered 72 of 90 = 0.8 exactly → adherent at the 0.80 threshold.
-    events = [fill("a", SERTRALINE, date(2025, 1, 1), 42), fill("b", SERTRALINE, date(2025, 2, 12), 30)]
+    events = [
+        fill("a", SERTRALINE, date(2025, 1, 1), 42),
+        fill("b", SERTRALINE, date(2025, 2, 12), 30),
+    ]
     result = pdc("Patient/p1", "antidepressant", events, as_of=AS_OF).result
     assert result is not None
     assert (result.days_covered, result.value, result.adherent) == (72, 0.8, True)

@@ -37,8 +37,9 @@ from fhirbridge.writeback.bundle import (
 ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 AS_OF = date(2025, 3, 31)
 META = {
-    "tag": [{"system": "urn:fhirbridge:tag", "code": "fhirbridge",
-             "display": "Written by fhirbridge"}],
+    "tag": [
+        {"system": "urn:fhirbridge:tag", "code": "fhirbridge", "display": "Written by fhirbridge"}
+    ],
     "security": [
         {"system": ACT, "code": "PSY", "display": "psychiatry disorder information sensitivity"},
         {"system": ACT, "code": "ETH", "display": "substance abuse information sensitivity"},
@@ -46,14 +47,22 @@ META = {
 }
 # codes-verified.md section 5 (v3 ActCode) and section 6 (flag-category): the only codes allowed.
 VERIFIED_ACTCODE = {
-    "DRG": "Drug Interaction Alert", "DUPTHPY": "Duplicate Therapy Alert",
-    "COMPLY": "Compliance Alert", "CAREGAP": "Caregap",
+    "DRG": "Drug Interaction Alert",
+    "DUPTHPY": "Duplicate Therapy Alert",
+    "COMPLY": "Compliance Alert",
+    "CAREGAP": "Caregap",
     "PSY": "psychiatry disorder information sensitivity",
     "ETH": "substance abuse information sensitivity",
-    "7": "Interacting Therapy No Longer Active/Planned", "8": "Other Action Taken",
+    "7": "Interacting Therapy No Longer Active/Planned",
+    "8": "Other Action Taken",
 }
-VERIFIED_FLAG_CATEGORY = {"drug": "Drug", "lab": "Lab", "safety": "Safety", "clinical": "Clinical",
-                          "behavioral": "Behavioral"}
+VERIFIED_FLAG_CATEGORY = {
+    "drug": "Drug",
+    "lab": "Lab",
+    "safety": "Safety",
+    "clinical": "Clinical",
+    "behavioral": "Behavioral",
+}
 
 # rule → (DetectedIssue code, Flag concern or None, flag-category or None): the chosen tables.
 RULES = [
@@ -79,8 +88,9 @@ RULES = [
 ]
 
 
-def make(rule: str = "opioid-benzodiazepine", patient: str = "Patient/p1",
-         **fields: Any) -> Finding:
+def make(
+    rule: str = "opioid-benzodiazepine", patient: str = "Patient/p1", **fields: Any
+) -> Finding:
     values: dict[str, Any] = {
         "category": Category.SAFETY,
         "severity": Severity.HIGH,
@@ -100,11 +110,20 @@ OPIOID_BENZO = make(
     evidence=("Observation/uds-9",),
     prescribers=("Practitioner/b", "Practitioner/a"),
 )
-PDC = make("pdc-below-threshold", category=Category.ADHERENCE, severity=Severity.MODERATE,
-           summary="Buprenorphine PDC 0.62 (threshold 0.80)", implicated=("MedicationDispense/d1",),
-           authority="https://www.pqaalliance.org/adherence-measures")
-MOUD_GAP = make("moud-gap", category=Category.ADHERENCE, summary="MOUD gap of 12 days",
-                implicated=("MedicationDispense/d2",))
+PDC = make(
+    "pdc-below-threshold",
+    category=Category.ADHERENCE,
+    severity=Severity.MODERATE,
+    summary="Buprenorphine PDC 0.62 (threshold 0.80)",
+    implicated=("MedicationDispense/d1",),
+    authority="https://www.pqaalliance.org/adherence-measures",
+)
+MOUD_GAP = make(
+    "moud-gap",
+    category=Category.ADHERENCE,
+    summary="MOUD gap of 12 days",
+    implicated=("MedicationDispense/d2",),
+)
 
 
 def strings(node: Any) -> Iterator[str]:
@@ -119,6 +138,7 @@ def strings(node: Any) -> Iterator[str]:
 
 
 # --- DetectedIssue -----------------------------------------------------------------------------
+
 
 def test_detected_issue_exact() -> None:
     assert build_detected_issue(OPIOID_BENZO) == {
@@ -137,41 +157,51 @@ def test_detected_issue_exact() -> None:
         "patient": {"reference": "Patient/p1"},
         "identifiedDateTime": "2025-03-31",
         "author": {"reference": "Device/fhirbridge"},
-        "implicated": [{"reference": "MedicationRequest/alp-2"},
-                       {"reference": "MedicationRequest/oxy-1"}],
+        "implicated": [
+            {"reference": "MedicationRequest/alp-2"},
+            {"reference": "MedicationRequest/oxy-1"},
+        ],
         "evidence": [{"detail": [{"reference": "Observation/uds-9"}]}],
         "detail": "Opioid and benzodiazepine prescribed together by two prescribers\n\n"
-                  "Oxycodone and alprazolam overlap since 2025-03-01.\n\n"
-                  "Source: FDA Drug Safety Communication, 2016-08-31",
+        "Oxycodone and alprazolam overlap since 2025-03-01.\n\n"
+        "Source: FDA Drug Safety Communication, 2016-08-31",
     }
 
 
-@pytest.mark.parametrize(("rule", "code", "action"), [
-    ("opioid-benzodiazepine", "DRG", "7"),
-    ("duplicate-therapy", "DUPTHPY", "7"),
-    ("pdc-below-threshold", "COMPLY", "8"),
-    ("naloxone-missing", "CAREGAP", "8"),
-])
+@pytest.mark.parametrize(
+    ("rule", "code", "action"),
+    [
+        ("opioid-benzodiazepine", "DRG", "7"),
+        ("duplicate-therapy", "DUPTHPY", "7"),
+        ("pdc-below-threshold", "COMPLY", "8"),
+        ("naloxone-missing", "CAREGAP", "8"),
+    ],
+)
 def test_resolved_detected_issue_records_mitigation(rule: str, code: str, action: str) -> None:
     issue = build_detected_issue(make(rule), resolved_on=date(2025, 4, 2), device="Device/fb-2")
     assert issue["code"]["coding"][0]["code"] == code
     assert issue["status"] == "final"
-    assert issue["mitigation"] == [{
-        "action": {
-            "coding": [{"system": ACT, "code": action, "display": VERIFIED_ACTCODE[action]}],
-            "text": "No longer present when fhirbridge re-evaluated the record",
-        },
-        "date": "2025-04-02",
-        "author": {"reference": "Device/fb-2"},
-    }]
+    assert issue["mitigation"] == [
+        {
+            "action": {
+                "coding": [{"system": ACT, "code": action, "display": VERIFIED_ACTCODE[action]}],
+                "text": "No longer present when fhirbridge re-evaluated the record",
+            },
+            "date": "2025-04-02",
+            "author": {"reference": "Device/fb-2"},
+        }
+    ]
     validate(issue)
 
 
 @pytest.mark.parametrize(("rule", "code", "concern", "category"), RULES)
 def test_rule_tables(rule: str, code: str, concern: str | None, category: str | None) -> None:
     issue = build_detected_issue(make(rule))
-    assert issue["code"]["coding"][0] == {"system": ACT, "code": code,
-                                          "display": VERIFIED_ACTCODE[code]}
+    assert issue["code"]["coding"][0] == {
+        "system": ACT,
+        "code": code,
+        "display": VERIFIED_ACTCODE[code],
+    }
     validate(issue)
     validate(build_detected_issue(make(rule), resolved_on=AS_OF))
     found = concern_of(rule)
@@ -195,14 +225,20 @@ def test_unknown_rule_lists_valid_rules() -> None:
 def test_security_labels_configurable() -> None:
     assert build_detected_issue(OPIOID_BENZO, security=())["meta"] == {"tag": META["tag"]}
     assert build_detected_issue(OPIOID_BENZO, security=("ETH",))["meta"]["security"] == [
-        META["security"][1]]
+        META["security"][1]
+    ]
     with pytest.raises(ValueError, match="unknown security label 'R'"):
         build_detected_issue(OPIOID_BENZO, security=("R",))
 
 
 def test_url_authority_goes_to_reference_and_empty_lists_are_dropped() -> None:
-    issue = build_detected_issue(make("oud-untreated", implicated=(),
-                                      authority="https://www.cdc.gov/mmwr/volumes/71/rr/rr7103a1.htm"))
+    issue = build_detected_issue(
+        make(
+            "oud-untreated",
+            implicated=(),
+            authority="https://www.cdc.gov/mmwr/volumes/71/rr/rr7103a1.htm",
+        )
+    )
     assert issue["reference"] == "https://www.cdc.gov/mmwr/volumes/71/rr/rr7103a1.htm"
     assert issue["detail"] == "Summary of oud-untreated\n\nDetail of **oud-untreated**."
     assert "implicated" not in issue
@@ -213,12 +249,29 @@ def test_url_authority_goes_to_reference_and_empty_lists_are_dropped() -> None:
 def test_detected_issue_strings_come_only_from_the_finding() -> None:
     finding = OPIOID_BENZO
     issue = build_detected_issue(finding, resolved_on=AS_OF)
-    from_finding = {finding.key, finding.rule, finding.patient, finding.severity.value,
-                    finding.as_of.isoformat(), *finding.implicated, *finding.evidence}
-    fixed = {"DetectedIssue", "final", "Device/fhirbridge", ACT, "urn:fhirbridge:tag", "fhirbridge",
-             "Written by fhirbridge", "urn:fhirbridge:finding", "urn:fhirbridge:rule",
-             "No longer present when fhirbridge re-evaluated the record", *VERIFIED_ACTCODE,
-             *VERIFIED_ACTCODE.values()}
+    from_finding = {
+        finding.key,
+        finding.rule,
+        finding.patient,
+        finding.severity.value,
+        finding.as_of.isoformat(),
+        *finding.implicated,
+        *finding.evidence,
+    }
+    fixed = {
+        "DetectedIssue",
+        "final",
+        "Device/fhirbridge",
+        ACT,
+        "urn:fhirbridge:tag",
+        "fhirbridge",
+        "Written by fhirbridge",
+        "urn:fhirbridge:finding",
+        "urn:fhirbridge:rule",
+        "No longer present when fhirbridge re-evaluated the record",
+        *VERIFIED_ACTCODE,
+        *VERIFIED_ACTCODE.values(),
+    }
     detail = f"{finding.summary}\n\n{finding.detail}\n\nSource: {finding.authority}"
     assert set(strings(issue)) <= from_finding | fixed | {detail}
     assert not any("Practitioner" in text for text in strings(issue))  # prescribers: not written
@@ -229,16 +282,38 @@ def test_detected_issue_strings_come_only_from_the_finding() -> None:
 FLAG_EXPECTED = {
     "resourceType": "Flag",
     "meta": META,
-    "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/flag-detail",
-                   "valueReference": {"reference": detected_issue_url(PDC.key)}}],
-    "identifier": [{"system": "urn:fhirbridge:flag", "value": "p1:medication-adherence"},
-                   {"system": "urn:fhirbridge:finding", "value": PDC.key}],
+    "extension": [
+        {
+            "url": "http://hl7.org/fhir/StructureDefinition/flag-detail",
+            "valueReference": {"reference": detected_issue_url(PDC.key)},
+        }
+    ],
+    "identifier": [
+        {"system": "urn:fhirbridge:flag", "value": "p1:medication-adherence"},
+        {"system": "urn:fhirbridge:finding", "value": PDC.key},
+    ],
     "status": "active",
-    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/flag-category",
-                              "code": "drug", "display": "Drug"}]}],
-    "code": {"coding": [{"system": "urn:fhirbridge:concern", "code": "medication-adherence",
-                         "display": "Medication adherence concern"}],
-             "text": "Medication adherence concern"},
+    "category": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/flag-category",
+                    "code": "drug",
+                    "display": "Drug",
+                }
+            ]
+        }
+    ],
+    "code": {
+        "coding": [
+            {
+                "system": "urn:fhirbridge:concern",
+                "code": "medication-adherence",
+                "display": "Medication adherence concern",
+            }
+        ],
+        "text": "Medication adherence concern",
+    },
     "subject": {"reference": "Patient/p1"},
     "period": {"start": "2025-03-01"},
     "author": {"reference": "Device/fhirbridge"},
@@ -246,100 +321,163 @@ FLAG_EXPECTED = {
 
 
 def test_flag_active_exact() -> None:
-    flag = build_flag("Patient/p1", "medication-adherence", [PDC],
-                      detected_issue_refs=[detected_issue_url(PDC.key)], start=date(2025, 3, 1))
+    flag = build_flag(
+        "Patient/p1",
+        "medication-adherence",
+        [PDC],
+        detected_issue_refs=[detected_issue_url(PDC.key)],
+        start=date(2025, 3, 1),
+    )
     assert flag == FLAG_EXPECTED
     validate(flag)
 
 
 def test_flag_inactive_exact() -> None:
-    flag = build_flag("Patient/p1", "medication-adherence", [PDC],
-                      detected_issue_refs=[detected_issue_url(PDC.key)], start=date(2025, 3, 1),
-                      end=date(2025, 4, 2))
-    assert flag == {**FLAG_EXPECTED, "status": "inactive",
-                    "period": {"start": "2025-03-01", "end": "2025-04-02"}}
+    flag = build_flag(
+        "Patient/p1",
+        "medication-adherence",
+        [PDC],
+        detected_issue_refs=[detected_issue_url(PDC.key)],
+        start=date(2025, 3, 1),
+        end=date(2025, 4, 2),
+    )
+    assert flag == {
+        **FLAG_EXPECTED,
+        "status": "inactive",
+        "period": {"start": "2025-03-01", "end": "2025-04-02"},
+    }
     validate(flag)
 
 
 def test_flag_one_per_concern_holds_several_findings() -> None:
     refs = [detected_issue_url(MOUD_GAP.key), detected_issue_url(PDC.key)]
-    flag = build_flag("Patient/p1", "medication-adherence", [PDC, MOUD_GAP],
-                      detected_issue_refs=refs, start=AS_OF)
-    assert flag["identifier"][0] == {"system": "urn:fhirbridge:flag",
-                                     "value": "p1:medication-adherence"}
+    flag = build_flag(
+        "Patient/p1", "medication-adherence", [PDC, MOUD_GAP], detected_issue_refs=refs, start=AS_OF
+    )
+    assert flag["identifier"][0] == {
+        "system": "urn:fhirbridge:flag",
+        "value": "p1:medication-adherence",
+    }
     assert [e["valueReference"]["reference"] for e in flag["extension"]] == sorted(refs)
     assert [i["value"] for i in flag["identifier"][1:]] == [MOUD_GAP.key, PDC.key]  # rule order
 
 
-@pytest.mark.parametrize(("rule", "code", "concern", "category"),
-                         [row for row in RULES if row[2] is not None])
-def test_flag_for_every_concern_validates(rule: str, code: str, concern: str,
-                                          category: str) -> None:
+@pytest.mark.parametrize(
+    ("rule", "code", "concern", "category"), [row for row in RULES if row[2] is not None]
+)
+def test_flag_for_every_concern_validates(
+    rule: str, code: str, concern: str, category: str
+) -> None:
     finding = make(rule)
-    flag = build_flag("Patient/p1", concern, [finding],
-                      detected_issue_refs=["DetectedIssue/1"], start=AS_OF)
+    flag = build_flag(
+        "Patient/p1", concern, [finding], detected_issue_refs=["DetectedIssue/1"], start=AS_OF
+    )
     coding = flag["category"][0]["coding"][0]
     assert (coding["code"], coding["display"]) == (category, VERIFIED_FLAG_CATEGORY[category])
     validate(flag)
 
 
-@pytest.mark.parametrize(("concern", "findings", "end", "message"), [
-    ("no-such-concern", [PDC], None, "unknown concern 'no-such-concern'; valid: .*suicide-risk"),
-    ("medication-adherence", [OPIOID_BENZO], None, "is not medication-adherence"),  # DRG: no Flag
-    ("medication-adherence", [make("moud-gap", patient="Patient/p2")], None, "is not"),
-    ("medication-adherence", [], None, "needs at least one finding"),
-    ("medication-adherence", [PDC], date(2025, 2, 1), "end is before its start"),
-])
-def test_flag_rejects(concern: str, findings: list[Finding], end: date | None,
-                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("concern", "findings", "end", "message"),
+    [
+        (
+            "no-such-concern",
+            [PDC],
+            None,
+            "unknown concern 'no-such-concern'; valid: .*suicide-risk",
+        ),
+        (
+            "medication-adherence",
+            [OPIOID_BENZO],
+            None,
+            "is not medication-adherence",
+        ),  # DRG: no Flag
+        ("medication-adherence", [make("moud-gap", patient="Patient/p2")], None, "is not"),
+        ("medication-adherence", [], None, "needs at least one finding"),
+        ("medication-adherence", [PDC], date(2025, 2, 1), "end is before its start"),
+    ],
+)
+def test_flag_rejects(
+    concern: str, findings: list[Finding], end: date | None, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
-        build_flag("Patient/p1", concern, findings, detected_issue_refs=[], start=date(2025, 3, 1),
-                   end=end)
+        build_flag(
+            "Patient/p1", concern, findings, detected_issue_refs=[], start=date(2025, 3, 1), end=end
+        )
 
 
 def test_flag_text_is_generic() -> None:
-    flag = build_flag("Patient/p1", "medication-adherence", [PDC], detected_issue_refs=[],
-                      start=AS_OF)
+    flag = build_flag(
+        "Patient/p1", "medication-adherence", [PDC], detected_issue_refs=[], start=AS_OF
+    )
     assert "extension" not in flag  # no empty arrays in FHIR JSON
     assert not any(PDC.summary in text or "PDC" in text for text in strings(flag))
 
 
 # --- CarePlan ---------------------------------------------------------------------------------
 
+
 def test_care_plan_exact() -> None:
-    refs = {OPIOID_BENZO.key: detected_issue_url(OPIOID_BENZO.key),
-            PDC.key: detected_issue_url(PDC.key)}
-    plan = build_care_plan("Patient/p1", [PDC, OPIOID_BENZO], as_of=AS_OF,
-                           detected_issue_refs=refs, closed=[(MOUD_GAP, "completed")])
+    refs = {
+        OPIOID_BENZO.key: detected_issue_url(OPIOID_BENZO.key),
+        PDC.key: detected_issue_url(PDC.key),
+    }
+    plan = build_care_plan(
+        "Patient/p1",
+        [PDC, OPIOID_BENZO],
+        as_of=AS_OF,
+        detected_issue_refs=refs,
+        closed=[(MOUD_GAP, "completed")],
+    )
     heading = "Open medication-management findings: 2"
     assert plan == {
         "resourceType": "CarePlan",
         "meta": META,
-        "text": {"status": "generated",
-                 "div": '<div xmlns="http://www.w3.org/1999/xhtml">'
-                        f"<p>{heading}</p><ul>"
-                        "<li>[completed] MOUD gap of 12 days</li>"
-                        "<li>Opioid and benzodiazepine prescribed together by two prescribers</li>"
-                        "<li>Buprenorphine PDC 0.62 (threshold 0.80)</li></ul></div>"},
+        "text": {
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml">'
+            f"<p>{heading}</p><ul>"
+            "<li>[completed] MOUD gap of 12 days</li>"
+            "<li>Opioid and benzodiazepine prescribed together by two prescribers</li>"
+            "<li>Buprenorphine PDC 0.62 (threshold 0.80)</li></ul></div>",
+        },
         "identifier": [{"system": "urn:fhirbridge:careplan", "value": "p1"}],
         "status": "active",
         "intent": "proposal",
-        "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
-                                  "code": "assess-plan",
-                                  "display": "Assessment and Plan of Treatment"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
+                        "code": "assess-plan",
+                        "display": "Assessment and Plan of Treatment",
+                    }
+                ]
+            }
+        ],
         "title": "Medication management follow-up (fhirbridge)",
         "description": heading,
         "subject": {"reference": "Patient/p1"},
         "author": {"reference": "Device/fhirbridge"},
         "supportingInfo": [{"reference": refs[OPIOID_BENZO.key]}, {"reference": refs[PDC.key]}],
         "activity": [
-            {"detail": {"code": {"coding": [{"system": "urn:fhirbridge:rule", "code": rule}],
-                                 "text": rule},
-                        "status": status, "description": summary}}
+            {
+                "detail": {
+                    "code": {
+                        "coding": [{"system": "urn:fhirbridge:rule", "code": rule}],
+                        "text": rule,
+                    },
+                    "status": status,
+                    "description": summary,
+                }
+            }
             for rule, status, summary in [
                 ("moud-gap", "completed", "MOUD gap of 12 days"),
-                ("opioid-benzodiazepine", "not-started",
-                 "Opioid and benzodiazepine prescribed together by two prescribers"),
+                (
+                    "opioid-benzodiazepine",
+                    "not-started",
+                    "Opioid and benzodiazepine prescribed together by two prescribers",
+                ),
                 ("pdc-below-threshold", "not-started", "Buprenorphine PDC 0.62 (threshold 0.80)"),
             ]
         ],
@@ -362,13 +500,17 @@ def test_care_plan_without_open_findings_is_completed() -> None:
     validate(plan)
 
 
-@pytest.mark.parametrize(("findings", "closed", "message"), [
-    ([make("moud-gap", patient="Patient/p2")], [], "is not of Patient/p1"),
-    ([], [(PDC, "done")], "activity status 'done'"),
-    ([make("moud-gap", as_of=date(2025, 4, 1))], [], "dated after as_of 2025-03-31"),
-])
-def test_care_plan_rejects(findings: list[Finding], closed: list[tuple[Finding, str]],
-                           message: str) -> None:
+@pytest.mark.parametrize(
+    ("findings", "closed", "message"),
+    [
+        ([make("moud-gap", patient="Patient/p2")], [], "is not of Patient/p1"),
+        ([], [(PDC, "done")], "activity status 'done'"),
+        ([make("moud-gap", as_of=date(2025, 4, 1))], [], "dated after as_of 2025-03-31"),
+    ],
+)
+def test_care_plan_rejects(
+    findings: list[Finding], closed: list[tuple[Finding, str]], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         build_care_plan("Patient/p1", findings, as_of=AS_OF, closed=closed)
 
@@ -386,23 +528,39 @@ def test_care_plan_narrative_escapes_and_adds_nothing() -> None:
 
 # --- Provenance, validate ---------------------------------------------------------------------
 
+
 def test_provenance() -> None:
     targets = [detected_issue_url(PDC.key), "Flag/f1"]
-    prov = build_provenance(targets, recorded="2025-03-31T02:00:00+02:00",
-                            on_behalf_of="Organization/clinic")
-    assert prov["agent"] == [{
-        "type": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-            "code": "author", "display": "Author"}]},
-        "who": {"reference": "Device/fhirbridge"},
-        "onBehalfOf": {"reference": "Organization/clinic"},
-    }]
+    prov = build_provenance(
+        targets, recorded="2025-03-31T02:00:00+02:00", on_behalf_of="Organization/clinic"
+    )
+    assert prov["agent"] == [
+        {
+            "type": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                        "code": "author",
+                        "display": "Author",
+                    }
+                ]
+            },
+            "who": {"reference": "Device/fhirbridge"},
+            "onBehalfOf": {"reference": "Organization/clinic"},
+        }
+    ]
     assert prov["target"] == [{"reference": "Flag/f1"}, {"reference": targets[0]}]
     key_tag = prov["meta"]["tag"][1]
     assert key_tag["system"] == "urn:fhirbridge:provenance"
     assert len(key_tag["code"]) == 32
-    assert build_provenance(list(reversed(targets)), recorded="2025-03-31T02:00:00+02:00",
-                            on_behalf_of="Organization/clinic") == prov
+    assert (
+        build_provenance(
+            list(reversed(targets)),
+            recorded="2025-03-31T02:00:00+02:00",
+            on_behalf_of="Organization/clinic",
+        )
+        == prov
+    )
     validate(prov)
     with pytest.raises(ValueError, match="at least one target"):
         build_provenance([], recorded="2025-03-31T02:00:00+02:00")
@@ -424,15 +582,25 @@ def test_validate_names_the_path_but_not_the_value() -> None:
 
 # --- Bundle -----------------------------------------------------------------------------------
 
+
 def writeback_bundle() -> dict[str, Any]:
     issues = [build_detected_issue(f) for f in (PDC, MOUD_GAP, OPIOID_BENZO)]
     resolved = build_detected_issue(make("refill-overdue"), resolved_on=AS_OF)
-    flag = build_flag("Patient/p1", "medication-adherence", [PDC, MOUD_GAP],
-                      detected_issue_refs=[detected_issue_url(f.key) for f in (PDC, MOUD_GAP)],
-                      start=date(2025, 3, 1))
-    plan = build_care_plan("Patient/p1", [PDC, MOUD_GAP, OPIOID_BENZO], as_of=AS_OF,
-                           detected_issue_refs={f.key: detected_issue_url(f.key)
-                                                for f in (PDC, MOUD_GAP, OPIOID_BENZO)})
+    flag = build_flag(
+        "Patient/p1",
+        "medication-adherence",
+        [PDC, MOUD_GAP],
+        detected_issue_refs=[detected_issue_url(f.key) for f in (PDC, MOUD_GAP)],
+        start=date(2025, 3, 1),
+    )
+    plan = build_care_plan(
+        "Patient/p1",
+        [PDC, MOUD_GAP, OPIOID_BENZO],
+        as_of=AS_OF,
+        detected_issue_refs={
+            f.key: detected_issue_url(f.key) for f in (PDC, MOUD_GAP, OPIOID_BENZO)
+        },
+    )
     entries = [entry_for(r) for r in (*issues, resolved, flag, plan)]
     prov = build_provenance([e["fullUrl"] for e in entries], recorded="2025-03-31T02:00:00Z")
     return transaction_bundle([*entries, entry_for(prov)])
@@ -442,14 +610,23 @@ def test_bundle_entries_are_conditional_and_keyed() -> None:
     bundle = writeback_bundle()
     requests = [(e["resource"]["resourceType"], e["request"]) for e in bundle["entry"]]
     finding = "identifier=urn:fhirbridge:finding|"
-    assert requests[0] == ("DetectedIssue", {"method": "POST", "url": "DetectedIssue",
-                                             "ifNoneExist": finding + PDC.key})
-    assert requests[3] == ("DetectedIssue", {  # resolved: it changes, so a conditional update
-        "method": "PUT", "url": "DetectedIssue?" + finding + make("refill-overdue").key})
+    assert requests[0] == (
+        "DetectedIssue",
+        {"method": "POST", "url": "DetectedIssue", "ifNoneExist": finding + PDC.key},
+    )
+    assert requests[3] == (
+        "DetectedIssue",
+        {  # resolved: it changes, so a conditional update
+            "method": "PUT",
+            "url": "DetectedIssue?" + finding + make("refill-overdue").key,
+        },
+    )
     flag_url = "Flag?identifier=urn:fhirbridge:flag|p1:medication-adherence"
     assert requests[4] == ("Flag", {"method": "PUT", "url": flag_url})
-    assert requests[5] == ("CarePlan", {"method": "PUT",
-                                        "url": "CarePlan?identifier=urn:fhirbridge:careplan|p1"})
+    assert requests[5] == (
+        "CarePlan",
+        {"method": "PUT", "url": "CarePlan?identifier=urn:fhirbridge:careplan|p1"},
+    )
     assert requests[6][1]["method"] == "POST"
     assert requests[6][1]["ifNoneExist"].startswith("_tag=urn:fhirbridge:provenance|")
     assert bundle["type"] == "transaction"
@@ -462,12 +639,18 @@ def test_bundle_is_deterministic() -> None:
     # Pinned: writeback-bundle.json must come out byte-identical on every run and machine (uuid5
     # of a fixed namespace, never uuid4), so reviewers can diff it.
     assert full_url("urn:fhirbridge:finding", "0" * 32) == (
-        "urn:uuid:56afceef-534e-5f2d-9a89-8376af93ed9b")
+        "urn:uuid:56afceef-534e-5f2d-9a89-8376af93ed9b"
+    )
 
 
 def test_bundle_rejects_dangling_and_duplicate_entries() -> None:
-    flag = build_flag("Patient/p1", "medication-adherence", [PDC],
-                      detected_issue_refs=[detected_issue_url(PDC.key)], start=AS_OF)
+    flag = build_flag(
+        "Patient/p1",
+        "medication-adherence",
+        [PDC],
+        detected_issue_refs=[detected_issue_url(PDC.key)],
+        start=AS_OF,
+    )
     with pytest.raises(ValueError, match=r"entry\[0\] refers to urn:uuid:.*not in the bundle"):
         transaction_bundle([entry_for(flag)])
     issue = entry_for(build_detected_issue(PDC))
@@ -484,4 +667,5 @@ def test_entry_helpers_check_the_key() -> None:
     with pytest.raises(ValueError, match="does not write 'Patient'"):
         entry_for({"resourceType": "Patient"})
     assert conditional_update_entry(issue, "urn:fhirbridge:finding", PDC.key)["fullUrl"] == (
-        detected_issue_url(PDC.key))
+        detected_issue_url(PDC.key)
+    )

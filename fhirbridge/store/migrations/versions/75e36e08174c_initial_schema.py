@@ -5,10 +5,9 @@ Revises:
 Create Date: 2026-11-27
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = "75e36e08174c"
 down_revision = None
