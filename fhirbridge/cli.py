@@ -34,7 +34,7 @@ TARGETS = ("bundle-file", "fhir-full", "ehr-restricted", "none")
 log = logging.getLogger("fhirbridge")
 
 
-class AsOf(click.ParamType):
+class AsOf(click.ParamType):  # type: ignore[type-arg]  # generic in click >= 8.2 stubs
     """A calendar date YYYY-MM-DD."""
 
     name = "YYYY-MM-DD"

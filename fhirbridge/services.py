@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fhirbridge import examples
 from fhirbridge.adherence import PdcResult
@@ -29,6 +29,7 @@ from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, pull, 
 from fhirbridge.sync.items import Received
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Progress = Callable[[str, int], None]  # (stage, items done so far)
 
@@ -233,7 +234,8 @@ def _rebased(items: Iterator[SourceItem], days: int) -> Iterator[SourceItem]:
             yield item
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    """fn's value and how long it took, in seconds (for run-report.json durations)."""
     start = time.perf_counter()
     value = fn()
     return value, round(time.perf_counter() - start, 3)

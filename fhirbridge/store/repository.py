@@ -14,14 +14,16 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, Table, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, col
+from sqlmodel import select as model_select
 
 from fhirbridge.findings import Finding
 from fhirbridge.store.tables import DeadLetter, FindingRecord, LedgerEntry, RawResource, Run
 
-_RAW: Table = RawResource.__table__  # type: ignore[assignment]
-_DEAD: Table = DeadLetter.__table__  # type: ignore[assignment]
-_FINDING: Table = FindingRecord.__table__  # type: ignore[assignment]
+_RAW: Table = SQLModel.metadata.tables[RawResource.__tablename__]
+_DEAD: Table = SQLModel.metadata.tables[DeadLetter.__tablename__]
+_FINDING: Table = SQLModel.metadata.tables[FindingRecord.__tablename__]
+_LEDGER: Table = SQLModel.metadata.tables[LedgerEntry.__tablename__]
 
 
 class SqlStore:
@@ -54,7 +56,11 @@ class SqlStore:
 
     def runs(self, limit: int = 20) -> list[Run]:
         with Session(self.engine) as session:
-            return list(session.exec(select(Run).order_by(Run.id.desc()).limit(limit)).scalars())  # type: ignore[union-attr,call-overload]
+            query = model_select(Run).order_by(col(Run.id).desc()).limit(limit)
+            rows = list(session.exec(query))
+            for row in rows:
+                session.expunge(row)
+            return rows
 
     # ---- raw resources ------------------------------------------------------------------
     def put_resources(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -91,7 +97,10 @@ class SqlStore:
 
     def dead_letters(self) -> list[DeadLetter]:
         with Session(self.engine) as session:
-            return list(session.exec(select(DeadLetter).order_by(DeadLetter.id)).scalars())  # type: ignore[call-overload,arg-type]
+            rows = list(session.exec(model_select(DeadLetter).order_by(col(DeadLetter.id))))
+            for row in rows:
+                session.expunge(row)
+            return rows
 
     def count_resources(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -163,9 +172,9 @@ class SqlStore:
         with Session(self.engine) as session:
             existing = {
                 r.key: r
-                for r in session.exec(  # type: ignore[call-overload]
-                    select(FindingRecord).where(FindingRecord.patient_id.in_(scope))  # type: ignore[attr-defined]
-                ).scalars()
+                for r in session.exec(
+                    model_select(FindingRecord).where(col(FindingRecord.patient_id).in_(scope))
+                )
             }
             for finding in findings:
                 body = orjson.dumps(finding.to_json()).decode()
@@ -199,14 +208,13 @@ class SqlStore:
         self, *, status: str | None = None, patient: str | None = None
     ) -> list[FindingRecord]:
         with Session(self.engine) as session:
-            query = select(FindingRecord)
+            query = model_select(FindingRecord)
             if status:
-                query = query.where(FindingRecord.status == status)  # type: ignore[arg-type]
+                query = query.where(FindingRecord.status == status)
             if patient:
-                query = query.where(FindingRecord.patient_id == patient)  # type: ignore[arg-type]
-            rows = list(
-                session.exec(query.order_by(FindingRecord.patient_id, FindingRecord.key)).scalars()
-            )  # type: ignore[call-overload,arg-type]
+                query = query.where(FindingRecord.patient_id == patient)
+            order = (col(FindingRecord.patient_id), col(FindingRecord.key))
+            rows = list(session.exec(query.order_by(*order)))
             for row in rows:
                 session.expunge(row)
             return rows
@@ -214,42 +222,34 @@ class SqlStore:
     # ---- write-back ledger --------------------------------------------------------------
     def ledger_get(self, target: str, resource_type: str, identifier: str) -> LedgerEntry | None:
         with Session(self.engine) as session:
-            row = (
-                session.exec(  # type: ignore[call-overload]
-                    select(LedgerEntry).where(
-                        LedgerEntry.target == target,  # type: ignore[arg-type]
-                        LedgerEntry.resource_type == resource_type,  # type: ignore[arg-type]
-                        LedgerEntry.identifier == identifier,  # type: ignore[arg-type]
-                    )
-                )
-                .scalars()
-                .first()
+            query = model_select(LedgerEntry).where(
+                LedgerEntry.target == target,
+                LedgerEntry.resource_type == resource_type,
+                LedgerEntry.identifier == identifier,
             )
+            row = session.exec(query).first()
             if row is not None:
                 session.expunge(row)
-            return row  # type: ignore[no-any-return]
+            return row
 
     def ledger_put(self, entry: LedgerEntry) -> None:
         """Insert or update the ledger row for (target, type, identifier)."""
         values = entry.model_dump(exclude={"id"})
-        stmt = self._insert(LedgerEntry.__table__)  # type: ignore[arg-type]
+        stmt = self._insert(_LEDGER)
+        keys = ("target", "resource_type", "identifier")
         stmt = stmt.on_conflict_do_update(
-            index_elements=["target", "resource_type", "identifier"],
-            set_={
-                k: stmt.excluded[k]
-                for k in values
-                if k not in ("target", "resource_type", "identifier")
-            },
+            index_elements=list(keys),
+            set_={k: stmt.excluded[k] for k in values if k not in keys},
         )
         with self.engine.begin() as conn:
             conn.execute(stmt, [values])
 
     def ledger(self, target: str | None = None) -> list[LedgerEntry]:
         with Session(self.engine) as session:
-            query = select(LedgerEntry).order_by(LedgerEntry.id)  # type: ignore[arg-type]
+            query = model_select(LedgerEntry).order_by(col(LedgerEntry.id))
             if target:
-                query = query.where(LedgerEntry.target == target)  # type: ignore[arg-type]
-            rows = list(session.exec(query).scalars())  # type: ignore[call-overload]
+                query = query.where(LedgerEntry.target == target)
+            rows = list(session.exec(query))
             for row in rows:
                 session.expunge(row)
             return rows
