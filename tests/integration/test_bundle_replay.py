@@ -84,4 +84,5 @@ def test_bundle_replay_is_idempotent(fhir_base_url: str, tmp_path: Path) -> None
     details: list[Any] = [
         e["valueReference"]["reference"] for f in again["Flag"] for e in f["extension"]
     ]
-    assert details and set(details) <= issue_ids
+    assert details
+    assert set(details) <= issue_ids
