@@ -51,16 +51,9 @@ def to_patient_records(
             if rtype == "Observation":
                 observations.append(to_observation(resource))
             elif rtype in _EVENT_MAPPERS:
-                event = _EVENT_MAPPERS[rtype](resource, ctx)
-                if not event.drug.known:
-                    skips.append(
-                        Skip(
-                            ref=ref,
-                            reason="medication: no classified ingredient (outside the rules)",
-                            dead_letter=False,
-                        )
-                    )
-                events.append(event)
+                # An unclassified drug is kept (it is the patient's medication, and the run
+                # report lists its code for integrators to map) but no rule matches it.
+                events.append(_EVENT_MAPPERS[rtype](resource, ctx))
         except MappingError as exc:
             skips.append(skip_of(ref, exc))
     events.sort(key=lambda e: (e.start, e.ref))
