@@ -16,14 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from fhirbridge.cli import main
-
-EXPECTED_EXAMPLE_FINDINGS = [
-    ("Patient/ex-pt-02", "pdc-below-threshold", "high"),
-    ("Patient/ex-pt-03", "opioid-benzodiazepine", "moderate"),
-    ("Patient/ex-pt-04", "opioid-benzodiazepine", "high"),
-    ("Patient/ex-pt-09", "pdc-below-threshold", "moderate"),
-    ("Patient/ex-pt-13", "pdc-below-threshold", "moderate"),
-]
+from tests.example_expectations import expected_adherence, mismatches
 
 
 def _findings(out: Path) -> list[dict[str, object]]:
@@ -37,17 +30,35 @@ def test_default_run_uses_bundled_examples_as_of_today(
     monkeypatch.chdir(tmp_path)
     assert main(["run"]) == 0
     findings = _findings(tmp_path / "fhirbridge-out")
-    assert (
-        sorted((f["patient"], f["rule"], f["severity"]) for f in findings)
-        == EXPECTED_EXAMPLE_FINDINGS
-    )
+    assert mismatches(findings) == []
     assert {f["as_of"] for f in findings} == {date.today().isoformat()}
     printed = capsys.readouterr().out
     assert "opioid-benzodiazepine" in printed
-    assert "5 findings" in printed
+    assert f"{len(findings)} findings" in printed
     for name in ("findings.ndjson", "adherence.ndjson", "writeback-bundle.json", "run-report.json"):
         assert (tmp_path / "fhirbridge-out" / name).is_file()
     assert (tmp_path / "fhirbridge.db").is_file()
+
+
+def test_example_run_on_its_reference_date_matches_the_scenarios(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "run",
+                "--as-of",
+                "2026-06-30",
+                "--out",
+                str(out),
+                "--db",
+                f"sqlite:///{tmp_path / 'db'}",
+            ]
+        )
+        == 0
+    )
+    assert mismatches(_findings(out)) == []
+    lines = [json.loads(line) for line in (out / "adherence.ndjson").read_text().splitlines()]
+    assert lines == expected_adherence()
 
 
 def _bad_input_dir(root: Path) -> Path:
@@ -184,5 +195,7 @@ def test_unreachable_server_exits_3(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     assert code == 3
     line = _one_error_line(capsys)
-    assert line == (f"fhirbridge: error: GET /fhir/Patient: cannot reach http://127.0.0.1:{port} "
-                    "(ConnectionError)")
+    assert line == (
+        f"fhirbridge: error: GET /fhir/Patient: cannot reach http://127.0.0.1:{port} "
+        "(ConnectionError)"
+    )
