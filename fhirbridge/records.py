@@ -82,6 +82,20 @@ class ObservationRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConditionRecord:
+    """A diagnosis (problem-list item or encounter diagnosis), read tolerantly."""
+
+    ref: str  # "Condition/4"
+    patient: str
+    codes: frozenset[str]  # "http://hl7.org/fhir/sid/icd-10-cm|F11.20", SNOMED, ...
+    clinical_status: str | None  # condition-clinical: active, recurrence, relapse, remission, ...
+    verification_status: str | None  # condition-ver-status: confirmed, refuted, ...
+    onset: date | None  # onset[x] (dateTime or Period.start), else recordedDate
+    abated: date | None = None  # abatement[x] (dateTime or Period.end)
+    text: str = ""  # code.text or displays (not patient data: the diagnosis name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Prescriber:
     """A practitioner and the role fhirbridge assigns them."""
 
@@ -97,6 +111,7 @@ class PatientRecords:
     patient: str
     events: tuple[MedicationEvent, ...] = ()
     observations: tuple[ObservationRecord, ...] = ()
+    conditions: tuple[ConditionRecord, ...] = ()  # diagnoses, e.g. opioid use disorder
     prescribers: dict[str, Prescriber] = field(default_factory=dict)  # by ref; not hashed
 
     def dispenses(self) -> tuple[MedicationEvent, ...]:

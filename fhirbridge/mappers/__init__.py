@@ -7,6 +7,7 @@ that sync keeps (Patient, Practitioner, Medication, ...) are context, not record
 from collections.abc import Callable
 from typing import Any
 
+from fhirbridge.mappers.condition import to_condition
 from fhirbridge.mappers.datatypes import FhirJson, parse_date, relative_reference, subject_ref
 from fhirbridge.mappers.medication import MappingContext
 from fhirbridge.mappers.medication_dispense import to_dispense
@@ -22,6 +23,7 @@ MAPPERS: dict[str, Callable[[FhirJson, MappingContext], Any]] = {
     "MedicationRequest": to_order,
     "MedicationStatement": to_statement,
     "Observation": to_observation,
+    "Condition": to_condition,
 }
 
 # Every type sync pulls and the store keeps; anything else in a source is a counted skip.
@@ -50,6 +52,7 @@ __all__ = [
     "parse_date",
     "relative_reference",
     "subject_ref",
+    "to_condition",
     "to_dispense",
     "to_observation",
     "to_order",

@@ -6,13 +6,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from fhirbridge.errors import MappingError, NotApplicable
+from fhirbridge.mappers.condition import to_condition
 from fhirbridge.mappers.datatypes import FhirJson
 from fhirbridge.mappers.medication import MappingContext
 from fhirbridge.mappers.medication_dispense import to_dispense
 from fhirbridge.mappers.medication_request import to_order
 from fhirbridge.mappers.medication_statement import to_statement
 from fhirbridge.mappers.observation import to_observation
-from fhirbridge.records import MedicationEvent, ObservationRecord, PatientRecords, Prescriber
+from fhirbridge.records import (
+    ConditionRecord,
+    MedicationEvent,
+    ObservationRecord,
+    PatientRecords,
+    Prescriber,
+)
 
 _EVENT_MAPPERS = {
     "MedicationRequest": to_order,
@@ -43,6 +50,7 @@ def to_patient_records(
     """Map a patient's clinical resources; an unusable resource is skipped, never fatal."""
     events: list[MedicationEvent] = []
     observations: list[ObservationRecord] = []
+    conditions: list[ConditionRecord] = []
     skips: list[Skip] = []
     for resource in resources:
         rtype = resource.get("resourceType")
@@ -50,6 +58,8 @@ def to_patient_records(
         try:
             if rtype == "Observation":
                 observations.append(to_observation(resource))
+            elif rtype == "Condition":
+                conditions.append(to_condition(resource))
             elif rtype in _EVENT_MAPPERS:
                 # An unclassified drug is kept (it is the patient's medication, and the run
                 # report lists its code for integrators to map) but no rule matches it.
@@ -58,6 +68,7 @@ def to_patient_records(
             skips.append(skip_of(ref, exc))
     events.sort(key=lambda e: (e.start, e.ref))
     observations.sort(key=lambda o: (o.effective, o.ref))
+    conditions.sort(key=lambda c: c.ref)
     used = {e.prescriber for e in events if e.prescriber}
     known = {ref: p for ref, p in (prescribers or {}).items() if ref in used}
     return (
@@ -65,6 +76,7 @@ def to_patient_records(
             patient=patient,
             events=tuple(events),
             observations=tuple(observations),
+            conditions=tuple(conditions),
             prescribers=known,
         ),
         skips,
