@@ -198,6 +198,26 @@ def writeback(
     click.echo(_written_line(report.get("written", {})))
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@db_option
+@config_option
+def serve(host: str, port: int, workers: int, db: str | None, config: Path | None) -> None:
+    """Serve the HTTP API: CDS Hooks, /health, /ready, /metrics."""
+    from fhirbridge.api import create_app
+    from fhirbridge.api.server import serve as run_server
+    from fhirbridge.bootstrap import build_services
+
+    services = build_services(config=config, database_url=db)
+    # Migrations ran here in the parent; pooled connections must not cross into the forked
+    # workers (SQLAlchemy: dispose the pool before fork), so each worker opens its own.
+    services.store.engine.dispose()
+    click.echo(f"fhirbridge API on http://{host}:{port} (CDS Hooks discovery: /cds-services)")
+    run_server(create_app(services=services), host=host, port=port, workers=workers)
+
+
 @cli.group()
 def db() -> None:
     """Database administration."""

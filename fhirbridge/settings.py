@@ -86,7 +86,25 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "cds_hooks": {"type": "object"},
+        "cds_hooks": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "base_url": {"type": "string", "pattern": "^https?://"},
+                "clients": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["issuer", "jwks_url"],
+                        "properties": {
+                            "issuer": {"type": "string", "minLength": 1},
+                            "jwks_url": {"type": "string", "pattern": "^https?://"},
+                        },
+                    },
+                },
+            },
+        },
         "api": {"type": "object"},
         "mappings": {
             "type": "object",
@@ -119,6 +137,14 @@ class Connection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CdsClientSetting:
+    """An EHR allowed to call the CDS Hooks service: its JWT issuer and JWKS URL."""
+
+    issuer: str
+    jwks_url: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything configurable, resolved."""
 
@@ -131,6 +157,8 @@ class Settings:
     connections: tuple[Connection, ...] = ()
     local_codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     config_file: str | None = None
+    cds_base_url: str | None = None  # the public URL EHRs call (the JWT aud is checked against it)
+    cds_clients: tuple[CdsClientSetting, ...] = ()
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -182,6 +210,10 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         ),
         local_codes=_load_mappings(data.get("mappings", {}).get("paths", ())),
         config_file=str(path) if path else None,
+        cds_base_url=data.get("cds_hooks", {}).get("base_url"),
+        cds_clients=tuple(
+            CdsClientSetting(**c) for c in data.get("cds_hooks", {}).get("clients", ())
+        ),
     )
 
 

@@ -106,3 +106,24 @@ class SyncCursor(SQLModel, table=True):
     resource_type: str = Field(primary_key=True, max_length=64)
     cursor: str = Field(max_length=40)
     updated_at: datetime
+
+
+class CdsFeedback(SQLModel, table=True):
+    """CDS Hooks feedback on a card: accepted or overridden, with the clinician's reason code.
+
+    The card uuid is the finding key (api/cards.py), so feedback names its finding. The free-text
+    userComment is not kept: it may hold patient details and nothing here needs it.
+    """
+
+    __tablename__ = "cds_feedback"
+    __table_args__ = (UniqueConstraint("card", "outcome_timestamp", name="uq_cds_feedback"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    service: str = Field(max_length=100)
+    card: str = Field(max_length=64)                 # the card uuid as sent
+    finding_key: str | None = Field(default=None, index=True, max_length=64)
+    outcome: str = Field(max_length=20)              # accepted | overridden
+    override_reason: str | None = Field(default=None, max_length=200)  # "system|code"
+    accepted_suggestions: str | None = Field(default=None, max_length=2000)  # uuids, comma-joined
+    outcome_timestamp: str = Field(max_length=40)
+    received_at: datetime
