@@ -127,3 +127,18 @@ class CdsFeedback(SQLModel, table=True):
     accepted_suggestions: str | None = Field(default=None, max_length=2000)  # uuids, comma-joined
     outcome_timestamp: str = Field(max_length=40)
     received_at: datetime
+
+
+class ApiAccess(SQLModel, table=True):
+    """Audit of API access to patient data: who (token name and role), what route, which patient."""
+
+    __tablename__ = "api_access"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    token_name: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+    method: str = Field(max_length=10)
+    route: str = Field(max_length=200)         # the route template, e.g. /api/v1/patients/<pid>/findings
+    patient: str | None = Field(default=None, index=True, max_length=200)  # "Patient/<id>"
+    status: int
