@@ -96,6 +96,16 @@ class ConditionRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InpatientStay:
+    """An inpatient encounter (Encounter.class IMP, ACUTE or NONAC), censored from PDC periods."""
+
+    ref: str  # "Encounter/12"
+    patient: str
+    start: date  # period.start: the admission day
+    end: date | None  # period.end: the discharge day; None while the stay is in progress
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Prescriber:
     """A practitioner and the role fhirbridge assigns them."""
 
@@ -113,6 +123,7 @@ class PatientRecords:
     observations: tuple[ObservationRecord, ...] = ()
     conditions: tuple[ConditionRecord, ...] = ()  # diagnoses, e.g. opioid use disorder
     prescribers: dict[str, Prescriber] = field(default_factory=dict)  # by ref; not hashed
+    stays: tuple[InpatientStay, ...] = ()  # inpatient encounters, by admission day
 
     def dispenses(self) -> tuple[MedicationEvent, ...]:
         return tuple(e for e in self.events if e.kind is EventKind.DISPENSE)

@@ -9,6 +9,7 @@ from typing import Any
 
 from fhirbridge.mappers.condition import to_condition
 from fhirbridge.mappers.datatypes import FhirJson, parse_date, relative_reference, subject_ref
+from fhirbridge.mappers.encounter import to_inpatient_stay
 from fhirbridge.mappers.medication import MappingContext
 from fhirbridge.mappers.medication_dispense import to_dispense
 from fhirbridge.mappers.medication_request import to_order
@@ -24,6 +25,7 @@ MAPPERS: dict[str, Callable[[FhirJson, MappingContext], Any]] = {
     "MedicationStatement": to_statement,
     "Observation": to_observation,
     "Condition": to_condition,
+    "Encounter": to_inpatient_stay,  # inpatient stays only; other classes are counted skips
 }
 
 # Every type sync pulls and the store keeps; anything else in a source is a counted skip.
@@ -54,6 +56,7 @@ __all__ = [
     "subject_ref",
     "to_condition",
     "to_dispense",
+    "to_inpatient_stay",
     "to_observation",
     "to_order",
     "to_prescriber",

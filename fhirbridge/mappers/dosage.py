@@ -3,11 +3,13 @@
 Follows the CMS/QI-Core CumulativeMedicationDuration logic (clinical-anchors.md 2.2):
 dose = end of doseRange ?? doseQuantity; doses per day = frequency(Max) per period converted to
 days, else the count of timeOfDay, else 1. Only the first dosage is read: CMD requires a single
-dosage and split dosing is rare in this population's orders.
+dosage and split dosing is rare in this population's orders. Days from a quantity are whole
+days, rounded down, at least one (`whole_days`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -71,3 +73,24 @@ def daily_dose(dosages: Any) -> float | None:
         return None
     per_day = doses_per_day(dosage) or 1.0
     return amount * per_day
+
+
+def whole_days(days: float | None) -> int | None:
+    """A days supply as pharmacies count it: whole days, rounded down, at least 1.
+
+    60 tablets at 7 a day last 8.57 days: the patient has 8 full days of doses, not 9 (and
+    banker's rounding would make 0.5 days zero days while still claiming a basis). A supply of
+    more than nothing is at least one day. None (not derivable) for a missing, zero or negative
+    value, so the caller falls through to the next source in the derivation chain.
+    """
+    if days is None or not days > 0 or math.isinf(days):
+        return None
+    # 1e-9 absorbs float error such as 30.000000000000004 or 29.999999999999996 from unit maths.
+    return max(1, math.floor(days + 1e-9))
+
+
+def supply_from_quantity(quantity: float | None, per_day: float | None) -> int | None:
+    """Whole days a dispensed or ordered quantity lasts at `per_day` units a day (CMD)."""
+    if not quantity or not per_day or quantity <= 0 or per_day <= 0:
+        return None
+    return whole_days(quantity / per_day)

@@ -1,7 +1,7 @@
 """Pure: MedicationDispense → MedicationEvent (kind DISPENSE).
 
 Fill date: whenHandedOver, else whenPrepared. Days supply: daysSupply, else quantity ÷ daily
-dose (CMS CumulativeMedicationDuration, clinical-anchors.md 2.2).
+dose (CMS CumulativeMedicationDuration, clinical-anchors.md 2.2), in whole days rounded down.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fhirbridge.mappers.datatypes import (
     relative_reference,
     subject_ref,
 )
-from fhirbridge.mappers.dosage import daily_dose
+from fhirbridge.mappers.dosage import daily_dose, supply_from_quantity, whole_days
 from fhirbridge.mappers.medication import MappingContext, medication_of
 from fhirbridge.records import EventKind, MedicationEvent
 
@@ -41,12 +41,12 @@ def to_dispense(resource: FhirJson, ctx: MappingContext) -> MedicationEvent:
         raise MappingError("whenHandedOver", "no whenHandedOver or whenPrepared")
     per_day = daily_dose(resource.get("dosageInstruction"))
     quantity = quantity_value(resource.get("quantity"))
-    days = duration_days(resource.get("daysSupply"))
-    basis = "daysSupply"
-    if days is None and quantity and per_day:
-        days, basis = quantity / per_day, "quantity/daily-dose"
-    if days is None or days <= 0:
-        days, basis = None, "none"
+    # A zero or negative daysSupply is no supply information: fall through to the quantity.
+    days, basis = whole_days(duration_days(resource.get("daysSupply"))), "daysSupply"
+    if days is None:
+        days, basis = supply_from_quantity(quantity, per_day), "quantity/daily-dose"
+    if days is None:
+        basis = "none"  # later links of the chain (the order, POD defaults): adherence/supply.py
     orders = resource.get("authorizingPrescription") or ()
     order_ref = relative_reference(orders[0]) if orders else None
     pharmacy = None
@@ -62,7 +62,7 @@ def to_dispense(resource: FhirJson, ctx: MappingContext) -> MedicationEvent:
         drug=drug,
         status=status,
         start=start,
-        days_supply=round(days) if days else None,
+        days_supply=days,
         supply_basis=basis,
         pharmacy=pharmacy,
         order_ref=order_ref,

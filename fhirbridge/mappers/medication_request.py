@@ -1,8 +1,8 @@
 """Pure: MedicationRequest → MedicationEvent (kind ORDER).
 
 An order counts as one fill on authoredOn (else validityPeriod.start) for
-expectedSupplyDuration days, else quantity ÷ daily dose (CONTRACT.md "PDC as computed");
-refills are not assumed filled.
+expectedSupplyDuration days, else quantity ÷ daily dose in whole days rounded down (CONTRACT.md
+"PDC as computed"); refills are not assumed filled.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fhirbridge.mappers.datatypes import (
     relative_reference,
     subject_ref,
 )
-from fhirbridge.mappers.dosage import daily_dose
+from fhirbridge.mappers.dosage import daily_dose, supply_from_quantity, whole_days
 from fhirbridge.mappers.medication import MappingContext, medication_of
 from fhirbridge.records import EventKind, MedicationEvent
 
@@ -52,12 +52,13 @@ def to_order(resource: FhirJson, ctx: MappingContext) -> MedicationEvent:
 
     per_day = daily_dose(resource.get("dosageInstruction"))
     quantity = quantity_value(dispense.get("quantity"))
-    days = duration_days(dispense.get("expectedSupplyDuration"))
+    # A zero expectedSupplyDuration says nothing: fall through to the quantity.
+    days = whole_days(duration_days(dispense.get("expectedSupplyDuration")))
     basis = "expectedSupplyDuration"
-    if days is None and quantity and per_day:
-        days, basis = quantity / per_day, "quantity/daily-dose"
-    if days is None or days <= 0:
-        days, basis = None, "none"
+    if days is None:
+        days, basis = supply_from_quantity(quantity, per_day), "quantity/daily-dose"
+    if days is None:
+        basis = "none"  # the POD defaults for MOUD are applied later: adherence/supply.py
     return MedicationEvent(
         ref=f"MedicationRequest/{resource.get('id')}",
         kind=EventKind.ORDER,
@@ -65,7 +66,7 @@ def to_order(resource: FhirJson, ctx: MappingContext) -> MedicationEvent:
         drug=drug,
         status=status,
         start=start,
-        days_supply=round(days) if days else None,
+        days_supply=days,
         supply_basis=basis,
         prescriber=relative_reference(resource.get("requester")),
         quantity=quantity,

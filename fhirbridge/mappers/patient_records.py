@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fhirbridge.errors import MappingError, NotApplicable
 from fhirbridge.mappers.condition import to_condition
 from fhirbridge.mappers.datatypes import FhirJson
+from fhirbridge.mappers.encounter import to_inpatient_stay
 from fhirbridge.mappers.medication import MappingContext
 from fhirbridge.mappers.medication_dispense import to_dispense
 from fhirbridge.mappers.medication_request import to_order
@@ -15,6 +16,7 @@ from fhirbridge.mappers.medication_statement import to_statement
 from fhirbridge.mappers.observation import to_observation
 from fhirbridge.records import (
     ConditionRecord,
+    InpatientStay,
     MedicationEvent,
     ObservationRecord,
     PatientRecords,
@@ -51,6 +53,7 @@ def to_patient_records(
     events: list[MedicationEvent] = []
     observations: list[ObservationRecord] = []
     conditions: list[ConditionRecord] = []
+    stays: list[InpatientStay] = []
     skips: list[Skip] = []
     for resource in resources:
         rtype = resource.get("resourceType")
@@ -64,10 +67,13 @@ def to_patient_records(
                 # An unclassified drug is kept (it is the patient's medication, and the run
                 # report lists its code for integrators to map) but no rule matches it.
                 events.append(_EVENT_MAPPERS[rtype](resource, ctx))
+            elif rtype == "Encounter":
+                stays.append(to_inpatient_stay(resource))
         except MappingError as exc:
             skips.append(skip_of(ref, exc))
     events.sort(key=lambda e: (e.start, e.ref))
     observations.sort(key=lambda o: (o.effective, o.ref))
+    stays.sort(key=lambda s: (s.start, s.ref))
     conditions.sort(key=lambda c: c.ref)
     used = {e.prescriber for e in events if e.prescriber}
     known = {ref: p for ref, p in (prescribers or {}).items() if ref in used}
@@ -78,6 +84,7 @@ def to_patient_records(
             observations=tuple(observations),
             conditions=tuple(conditions),
             prescribers=known,
+            stays=tuple(stays),
         ),
         skips,
     )
