@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from fhirbridge import examples
 from fhirbridge.adherence import PdcResult
-from fhirbridge.analysis import analyze_patient
+from fhirbridge.analysis import PatientAnalysis, analyze_patient
 from fhirbridge.errors import SourceError
 from fhirbridge.findings import Finding
 from fhirbridge.mappers import MAPPERS, MappingContext, RoleTable, Terminology, to_prescriber
@@ -163,6 +163,17 @@ class Services:
         resolved_rows = self.store.record_findings(result.findings, as_of, scope)
         result.resolved = [Finding.from_json(_loads(r.body)) for r in resolved_rows]
         return result
+
+    def patient_analysis(self, patient: str, as_of: date) -> PatientAnalysis | None:
+        """One patient's analysis from the store, on demand (API); None if the store has none."""
+        ctx = MappingContext(terminology=self.terminology, medications={
+            f"Medication/{m.get('id')}": m for m in self.store.resources_of_type("Medication")
+        })
+        for found, resources in self.store.resources_by_patient(MAPPERS, patients=[patient]):
+            if found == patient:
+                records, _ = to_patient_records(patient, resources, ctx, self._prescribers())
+                return analyze_patient(records, as_of=as_of, params=self.settings.analysis)
+        return None
 
     def _prescribers(self) -> dict[str, Prescriber]:
         """Practitioner ref → Prescriber, the most specific role across their PractitionerRoles."""

@@ -105,7 +105,11 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "api": {"type": "object"},
+        "api": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"tokens_file": {"type": "string", "minLength": 1}},
+        },
         "mappings": {
             "type": "object",
             "additionalProperties": False,
@@ -159,6 +163,7 @@ class Settings:
     config_file: str | None = None
     cds_base_url: str | None = None  # the public URL EHRs call (the JWT aud is checked against it)
     cds_clients: tuple[CdsClientSetting, ...] = ()
+    api_tokens_file: str | None = None  # hashed operator API tokens with roles (api/tokens.py)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -211,6 +216,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         local_codes=_load_mappings(data.get("mappings", {}).get("paths", ())),
         config_file=str(path) if path else None,
         cds_base_url=data.get("cds_hooks", {}).get("base_url"),
+        api_tokens_file=data.get("api", {}).get("tokens_file"),
         cds_clients=tuple(
             CdsClientSetting(**c) for c in data.get("cds_hooks", {}).get("clients", ())
         ),

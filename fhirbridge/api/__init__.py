@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from flask import Flask
 
 from fhirbridge.api import errors
 from fhirbridge.api.cds_auth import CdsClient, CdsVerifier
 from fhirbridge.api.context import ApiContext
+from fhirbridge.api.tokens import load_tokens
 from fhirbridge.services import Services
 from fhirbridge.settings import Settings
 
@@ -47,13 +49,16 @@ def create_app(
         cds_base_url=settings.cds_base_url,
         today=today or date.today,
         now=lambda: datetime.now(UTC),
+        tokens=load_tokens(Path(settings.api_tokens_file) if settings.api_tokens_file else None),
     )
     errors.register(app)
     from fhirbridge.api.cds_hooks import bp as cds_bp
     from fhirbridge.api.health import bp as health_bp
+    from fhirbridge.api.operator import bp as operator_bp
 
     app.register_blueprint(cds_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(operator_bp)
     return app
 
 

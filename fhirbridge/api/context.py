@@ -9,6 +9,7 @@ from datetime import date, datetime
 from flask import current_app
 
 from fhirbridge.api.cds_auth import CdsVerifier
+from fhirbridge.api.tokens import TokenTable
 from fhirbridge.services import Services
 
 
@@ -19,6 +20,7 @@ class ApiContext:
     cds_base_url: str | None  # the public URL EHRs call; else the request's host URL
     today: Callable[[], date]  # the API edge reads the clock; domain code never does
     now: Callable[[], datetime]
+    tokens: TokenTable  # operator API bearer tokens (hashed) and roles
 
 
 def api() -> ApiContext:

@@ -67,7 +67,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
-        return outcome(status, exc.description or exc.name)
+        response, code = outcome(status, exc.description or exc.name)
+        # Keep the exception's own headers: 405 must list the allowed methods (RFC 9110 Allow).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, code
 
     @app.errorhandler(ConfigError)
     def _config_error(exc: ConfigError) -> tuple[Response, int]:
