@@ -13,7 +13,32 @@ from datetime import date
 from fhirbridge.adherence import PdcResult, assess_adherence
 from fhirbridge.adherence.rules import AdherenceParams
 from fhirbridge.findings import Finding, sort_key
-from fhirbridge.reconciliation import OpioidBenzoParams, assess_opioid_benzodiazepine
+from fhirbridge.reconciliation import (
+    DiscrepancyParams,
+    DuplicateParams,
+    MaoiParams,
+    MethadoneQtParams,
+    MultiplePrescribersParams,
+    NaloxoneParams,
+    NaltrexoneParams,
+    OpioidBenzoParams,
+    OudUntreatedParams,
+    SedativeParams,
+    SerotonergicOpioidParams,
+    SuppressionParams,
+    assess_duplicate_therapy,
+    assess_medication_list_discrepancy,
+    assess_methadone_qt,
+    assess_multiple_prescribers,
+    assess_naloxone_missing,
+    assess_naltrexone_opioid,
+    assess_opioid_benzodiazepine,
+    assess_opioid_gabapentinoid,
+    assess_opioid_sedative_hypnotic,
+    assess_oud_untreated,
+    assess_serotonergic_maoi,
+    assess_serotonergic_opioid,
+)
 from fhirbridge.records import PatientRecords
 
 
@@ -23,6 +48,22 @@ class AnalysisParams:
 
     adherence: AdherenceParams = field(default_factory=AdherenceParams)
     opioid_benzodiazepine: OpioidBenzoParams = field(default_factory=OpioidBenzoParams)
+    # Reconciliation rules ([analysis.rules.<rule id>], reconciliation/params.py RULE_PARAMS).
+    opioid_gabapentinoid: SedativeParams = field(default_factory=SedativeParams)
+    opioid_sedative_hypnotic: SedativeParams = field(default_factory=SedativeParams)
+    naltrexone_opioid: NaltrexoneParams = field(default_factory=NaltrexoneParams)
+    serotonergic_maoi: MaoiParams = field(default_factory=MaoiParams)
+    serotonergic_opioid: SerotonergicOpioidParams = field(default_factory=SerotonergicOpioidParams)
+    naloxone_missing: NaloxoneParams = field(default_factory=NaloxoneParams)
+    duplicate_therapy: DuplicateParams = field(default_factory=DuplicateParams)
+    multiple_prescribers: MultiplePrescribersParams = field(
+        default_factory=MultiplePrescribersParams
+    )
+    medication_list_discrepancy: DiscrepancyParams = field(default_factory=DiscrepancyParams)
+    oud_untreated: OudUntreatedParams = field(default_factory=OudUntreatedParams)
+    methadone_qt: MethadoneQtParams = field(default_factory=MethadoneQtParams)
+    # [analysis.suppression]: applied by services.analyze, where acknowledgements are read.
+    suppression: SuppressionParams = field(default_factory=SuppressionParams)
     rules: frozenset[str] | None = None  # None: every registered rule
 
 
@@ -42,6 +83,35 @@ RULES: dict[str, Rule | None] = {
     "opioid-benzodiazepine": lambda r, d, p: assess_opioid_benzodiazepine(
         r, as_of=d, params=p.opioid_benzodiazepine
     ),
+    "opioid-gabapentinoid": lambda r, d, p: assess_opioid_gabapentinoid(
+        r, as_of=d, params=p.opioid_gabapentinoid
+    ),
+    "opioid-sedative-hypnotic": lambda r, d, p: assess_opioid_sedative_hypnotic(
+        r, as_of=d, params=p.opioid_sedative_hypnotic
+    ),
+    "naltrexone-opioid": lambda r, d, p: assess_naltrexone_opioid(
+        r, as_of=d, params=p.naltrexone_opioid
+    ),
+    "serotonergic-maoi": lambda r, d, p: assess_serotonergic_maoi(
+        r, as_of=d, params=p.serotonergic_maoi
+    ),
+    "serotonergic-opioid": lambda r, d, p: assess_serotonergic_opioid(
+        r, as_of=d, params=p.serotonergic_opioid
+    ),
+    "naloxone-missing": lambda r, d, p: assess_naloxone_missing(
+        r, as_of=d, params=p.naloxone_missing
+    ),
+    "duplicate-therapy": lambda r, d, p: assess_duplicate_therapy(
+        r, as_of=d, params=p.duplicate_therapy
+    ),
+    "multiple-prescribers": lambda r, d, p: assess_multiple_prescribers(
+        r, as_of=d, params=p.multiple_prescribers
+    ),
+    "medication-list-discrepancy": lambda r, d, p: assess_medication_list_discrepancy(
+        r, as_of=d, params=p.medication_list_discrepancy
+    ),
+    "oud-untreated": lambda r, d, p: assess_oud_untreated(r, as_of=d, params=p.oud_untreated),
+    "methadone-qt": lambda r, d, p: assess_methadone_qt(r, as_of=d, params=p.methadone_qt),
 }
 
 
