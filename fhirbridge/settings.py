@@ -20,9 +20,9 @@ from typing import Any
 import jsonschema
 
 from fhirbridge.adherence.rules import AdherenceParams
-from fhirbridge.analysis import AnalysisParams, check_rules
+from fhirbridge.analysis import RULES, AnalysisParams, check_rules
 from fhirbridge.errors import ConfigError
-from fhirbridge.reconciliation import OpioidBenzoParams
+from fhirbridge.reconciliation import RULE_PARAMS, SuppressionParams, build_params, params_schema
 
 DEFAULT_CONFIG = Path("config/fhirbridge.toml")
 TARGETS = ("fhir-full", "ehr-restricted", "bundle-file", "none")
@@ -46,14 +46,14 @@ SCHEMA: dict[str, Any] = {
                 "enabled_rules": {"type": "array", "items": {"type": "string"}},
                 "rules": {
                     "type": "object",
+                    "propertyNames": {"enum": list(RULES)},  # a misspelt rule id stops start-up
                     "properties": {
-                        "opioid-benzodiazepine": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {"lookback_days": {"type": "integer", "minimum": 1}},
-                        },
+                        # [analysis.rules.<rule id>] of the reconciliation rules, generated from
+                        # their parameter dataclasses (types, bounds, known drug classes).
+                        **{rule: params_schema(cls) for rule, (_, cls) in RULE_PARAMS.items()},
                     },
                 },
+                "suppression": params_schema(SuppressionParams),
             },
         },
         "writeback": {
@@ -200,7 +200,11 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
                 window_days=analysis.get("window_days", 365),
                 pdc_threshold=analysis.get("pdc_threshold", 0.80),
             ),
-            opioid_benzodiazepine=OpioidBenzoParams(**rules.get("opioid-benzodiazepine", {})),
+            **{
+                attr: build_params(cls, rules.get(rule, {}))
+                for rule, (attr, cls) in RULE_PARAMS.items()
+            },
+            suppression=_suppression(analysis.get("suppression", {}), name),
             rules=enabled,
         ),
         moud_includes_methadone=analysis.get("moud_includes_methadone", False),
@@ -221,6 +225,16 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             CdsClientSetting(**c) for c in data.get("cds_hooks", {}).get("clients", ())
         ),
     )
+
+
+def _suppression(data: dict[str, Any], name: str) -> SuppressionParams:
+    """[analysis.suppression], its exempt rules checked against the registry."""
+    params: SuppressionParams = build_params(SuppressionParams, data)
+    try:
+        check_rules(params.exempt_rules)
+    except ValueError as exc:
+        raise ConfigError(name, "analysis/suppression/exempt_rules", str(exc)) from None
+    return params
 
 
 def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
