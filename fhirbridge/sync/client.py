@@ -1,8 +1,9 @@
 """Sync stage: a FHIR R4 REST client on one `requests.Session`.
 
-Every call goes through `FhirClient._request`, the one place that builds URLs, sets headers and
+Every call goes through `FhirClient._exchange`, the one place that builds URLs, sets headers and
 auth, classifies failures into `fhirbridge.errors` and retries transient ones within a bounded
 total wait. Responses are parsed with orjson into plain dicts; models are for what we emit.
+Helpers (classification, `Retry-After`, origins) live in `fhirbridge.sync.http`.
 
 Errors and log lines carry the method, the URL *path* and the server's OperationOutcome text,
 never query strings (a search by identifier is patient data) and never request or response bodies.
@@ -10,12 +11,11 @@ never query strings (a search by identifier is patient data) and never request o
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import quote, urljoin, urlsplit
@@ -24,31 +24,45 @@ import orjson
 import requests
 import requests.auth
 
-from fhirbridge.errors import (
-    FhirAuthError,
-    FhirConflict,
-    FhirError,
-    FhirNotFound,
-    FhirRejected,
-    FhirTransientError,
-    outcome_text,
+from fhirbridge.errors import FhirError, FhirNotFound, FhirTransientError
+from fhirbridge.sync.http import (
+    DEFAULT_PORTS,
+    FHIR_JSON,
+    IDEMPOTENT_METHODS,
+    NETWORK_ERRORS,
+    NOT_PROCESSED_STATUSES,
+    ForeignNextLink,
+    NetworkStats,
+    SearchExpired,
+    classify,
+    etag,
+    json_object,
+    next_link,
+    origin,
+    parse_object,
+    resource_path,
+    resource_type_of,
+    server_date,
+    url_path,
 )
 
-__all__ = ["FhirClient", "SearchParams", "WriteResult"]
+__all__ = ["FhirClient", "Page", "SearchParams", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
-FHIR_JSON: Final = "application/fhir+json"
 SearchParams = Mapping[str, str | int | Sequence[str]]
 """Search parameters; a sequence value repeats the key (`date=ge…&date=le…`)."""
 
 _FIRST_BACKOFF: Final = 0.5  # seconds; doubles per attempt: 0.5, 1, 2, 4, ...
-_TRANSIENT_STATUSES: Final = frozenset({408, 429})  # plus every 5xx
-# Statuses that mean the server did not act on the request, so even a non-idempotent POST may be
-# resent: 408 (RFC 9110 §15.5.9), 429 (RFC 6585 §4), 503 (RFC 9110 §15.6.4).
-_NOT_PROCESSED_STATUSES: Final = frozenset({408, 429, 503})
-_IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One searchset Bundle with what incremental sync needs to know about its response."""
+
+    bundle: dict[str, Any]
+    url: str  # the URL it came from (may hold patient data in its query: never log it)
+    server_date: datetime | None  # the server's `Date` header
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +114,12 @@ class FhirClient:
             ValueError: `base_url` is not an absolute http(s) URL, or a limit is negative.
         """
         parts = urlsplit(base_url)
-        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
         if max_retries < 0 or max_wait < 0:
             raise ValueError("max_retries and max_wait must not be negative")
         self.base_url = base_url.rstrip("/")
-        self._origin = _origin(self.base_url)
+        self._origin = origin(self.base_url)
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         self._timeout = timeout
@@ -115,6 +129,7 @@ class FhirClient:
         self._sleep = sleep
         # Per request rather than on session.headers, so a session passed in is not changed.
         self._headers = {"Accept": FHIR_JSON, "User-Agent": user_agent}
+        self.stats = NetworkStats()  # requests, retries by kind, refreshes: for the run report
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -127,7 +142,7 @@ class FhirClient:
         Raises:
             FhirNotFound: 404 or 410 (deleted). Other `FhirError`s as in `_request`.
         """
-        return _json(self._request("GET", _resource_path(type_, id_)), "GET")
+        return json_object(self._request("GET", resource_path(type_, id_)), "GET")
 
     def search(self, type_: str, params: SearchParams | None = None) -> Iterator[dict[str, Any]]:
         """Search `type_` and yield every `Bundle.entry.resource`, page after page, in order.
@@ -153,33 +168,56 @@ class FhirClient:
     ) -> Iterator[dict[str, Any]]:
         """Yield each searchset Bundle, following `Bundle.link[relation=next]` until there is none.
 
+        Raises:
+            As `pages`.
+        """
+        for page in self.pages(type_, params):
+            yield page.bundle
+
+    def pages(self, type_: str, params: SearchParams | None = None) -> Iterator[Page]:
+        """Yield each page of a search with its URL and server date, following next links.
+
         The next link is followed as an opaque URL, never rebuilt from page numbers or offsets
         (https://hl7.org/fhir/R4/http.html#paging; servers ignore `_getpagesoffset`, fhir-py #47).
         It may be relative to the host rather than the base (fhir-py #83), so it is resolved
         against the URL of the page that carried it.
 
         Raises:
-            FhirError: the next link points at another origin (auth must never go there), a next
-                link repeats (the server would page forever), or a page is not a Bundle.
+            ForeignNextLink: the next link points at another origin (auth must never go there).
+            SearchExpired: a next page answered 410, or an OperationOutcome instead of a Bundle.
+            FhirError: a next link repeats (the server would page forever), or the first page is
+                not a Bundle. Others as in `_exchange`.
         """
-        response = self._request("GET", quote(type_, safe=""), params=params)
+        response, bundle = self._exchange("GET", quote(type_, safe=""), params=params, want=True)
         seen: set[str] = set()
+        first = True
         while True:
-            bundle = _json(response, "GET")
+            assert bundle is not None  # noqa: S101  (want=True returns a parsed object)
+            path = urlsplit(response.url).path
             if bundle.get("resourceType") != "Bundle":
-                path = urlsplit(response.url).path
+                if not first and bundle.get("resourceType") == "OperationOutcome":
+                    raise SearchExpired(f"GET {path}: next page gone (OperationOutcome)", url=path)
                 raise FhirError(f"GET {path}: search did not return a Bundle", url=path)
-            yield bundle
-            link = _next_link(bundle)
+            yield Page(bundle=bundle, url=response.url, server_date=server_date(response))
+            link = next_link(bundle)
             if link is None:
                 return
             next_url = urljoin(response.url, link)
-            if _origin(next_url) != self._origin:
-                raise FhirError("next link leaves the server origin", url=_url_path(next_url))
+            if origin(next_url) != self._origin:
+                self.stats.add("refused:foreign-next-link")
+                raise ForeignNextLink("next link leaves the server origin", url=url_path(next_url))
             if next_url in seen:
-                raise FhirError("next link repeats: paging loop", url=_url_path(next_url))
+                raise FhirError("next link repeats: paging loop", url=url_path(next_url))
             seen.add(next_url)
-            response = self._request("GET", next_url)
+            first = False
+            try:
+                response, bundle = self._exchange("GET", next_url, want=True)
+            except FhirNotFound as exc:
+                # 410 Gone is what HAPI answers for an expired search id; a 404 with an
+                # OperationOutcome on a *next* page means the same on other servers.
+                if exc.status == 410 or exc.outcome is not None:
+                    raise SearchExpired(str(exc), url=exc.url, status=exc.status) from None
+                raise
 
     def create(
         self, resource: Mapping[str, Any], *, if_none_exist: str | None = None
@@ -198,7 +236,7 @@ class FhirClient:
             FhirConflict: several resources matched `if_none_exist`. Others as in `_request`.
         """
         headers = {"If-None-Exist": if_none_exist} if if_none_exist else {}
-        type_ = _resource_type(resource)
+        type_ = resource_type_of(resource)
         return self._write("POST", quote(type_, safe=""), resource, headers)
 
     def update(self, resource: Mapping[str, Any], *, if_match: str | None = None) -> WriteResult:
@@ -218,8 +256,8 @@ class FhirClient:
         id_ = resource.get("id")
         if not isinstance(id_, str) or not id_:
             raise ValueError("update needs a resource with an id; use create or conditional_update")
-        headers = {"If-Match": _etag(if_match)} if if_match else {}
-        return self._write("PUT", _resource_path(_resource_type(resource), id_), resource, headers)
+        headers = {"If-Match": etag(if_match)} if if_match else {}
+        return self._write("PUT", resource_path(resource_type_of(resource), id_), resource, headers)
 
     def conditional_update(
         self, type_: str, search_query: str, resource: Mapping[str, Any]
@@ -245,11 +283,11 @@ class FhirClient:
         Raises:
             FhirRejected: the server refused the whole Bundle. Others as in `_request`.
         """
-        return _json(self._request("POST", "", json=bundle), "POST")
+        return json_object(self._request("POST", "", json=bundle), "POST")
 
     def capabilities(self) -> dict[str, Any]:
         """GET `[base]/metadata`: the server's CapabilityStatement."""
-        return _json(self._request("GET", "metadata"), "GET")
+        return json_object(self._request("GET", "metadata"), "GET")
 
     def close(self) -> None:
         """Close the session, if this client made it."""
@@ -280,6 +318,24 @@ class FhirClient:
     ) -> requests.Response:
         """Send one request, retrying transient failures; return a 2xx/3xx response.
 
+        Raises:
+            As `_exchange`.
+        """
+        response, _ = self._exchange(method, url_or_path, params=params, json=json, headers=headers)
+        return response
+
+    def _exchange(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        params: SearchParams | None = None,
+        json: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        want: bool = False,
+    ) -> tuple[requests.Response, dict[str, Any] | None]:
+        """Send one request, retrying transient failures; return a 2xx/3xx response.
+
         Args:
             method: the HTTP method.
             url_or_path: a path relative to the base (`Patient/1`), or an absolute URL on the
@@ -287,13 +343,16 @@ class FhirClient:
             params: query parameters.
             json: a body, sent as `application/fhir+json`.
             headers: extra headers for this request.
+            want: the body must be a JSON object; one that is not (a page cut short, an HTML
+                error page from a gateway) is a transient failure and the request is sent again.
 
         Returns:
-            The response; its status is below 400.
+            The response (its status is below 400) and, with `want`, its parsed body.
 
         Raises:
-            FhirTransientError: 408, 429, 5xx or a network failure, still failing once the retry
-                budget (`max_retries`, `max_wait`) is spent or when resending is unsafe.
+            FhirTransientError: 408, 429, 5xx, a network failure or (with `want`) a body that is
+                not JSON, still failing once the retry budget (`max_retries`, `max_wait`) is spent
+                or when resending is unsafe.
             FhirAuthError: 401 (after one `auth.refresh()`, if available) or 403.
             FhirNotFound: 404 or 410.
             FhirConflict: 412.
@@ -309,11 +368,12 @@ class FhirClient:
             send_headers["Content-Type"] = FHIR_JSON
         # A POST may have been acted on before a read timeout or a 500; resending it could write
         # twice. Only a conditional create is safe to resend (RFC 9110 §9.2.2 on idempotency).
-        idempotent = method in _IDEMPOTENT_METHODS or "If-None-Exist" in send_headers
+        idempotent = method in IDEMPOTENT_METHODS or "If-None-Exist" in send_headers
         refresh = getattr(self._auth, "refresh", None)
         attempt, waited, refreshed = 0, 0.0, False
         while True:
             error: FhirTransientError
+            self.stats.add("requests")
             try:
                 response = self._session.request(
                     method,
@@ -324,48 +384,63 @@ class FhirClient:
                     timeout=self._timeout,
                     auth=self._auth,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except NETWORK_ERRORS as exc:
                 # Only the class name: requests' messages repeat the full URL, query included.
-                origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+                where = "{0.scheme}://{0.netloc}".format(urlsplit(url))
                 error = FhirTransientError(
-                    f"{method} {path}: cannot reach {origin} ({type(exc).__name__})",
-                    url=_url_path(url),
+                    f"{method} {path}: cannot reach {where} ({type(exc).__name__})",
+                    url=url_path(url),
                 )
+                kind = "timeout" if isinstance(exc, requests.Timeout) else "connection"
                 # A connect timeout means nothing was sent, so even a POST may go again.
                 resendable = idempotent or isinstance(exc, requests.ConnectTimeout)
             else:
                 status = response.status_code
                 log.debug("%s %s → %s (attempt %d)", method, path, status, attempt)
                 if status < 400:
-                    return response
-                if status == 401 and not refreshed and callable(refresh):
-                    # Tokens expire mid-run: refresh once, outside the retry budget (STYLE row 9).
-                    refreshed = True
-                    log.info("%s %s → 401: refreshing credentials and retrying once", method, path)
-                    refresh()
-                    continue
-                classified = _classify(method, path, url, response)
-                if not isinstance(classified, FhirTransientError):
-                    raise classified
-                error = classified
-                resendable = idempotent or status in _NOT_PROCESSED_STATUSES
+                    parsed = parse_object(response.content) if want else None
+                    if not want or parsed is not None:
+                        return response, parsed
+                    error = FhirTransientError(
+                        f"{method} {path} → {status}: response is not a JSON object "
+                        "(cut short or not FHIR)",
+                        url=url_path(url),
+                        status=status,
+                    )
+                    kind, resendable = "bad-body", idempotent
+                else:
+                    if status == 401 and not refreshed and callable(refresh):
+                        # Tokens expire mid-run: refresh once, outside the retry budget
+                        # (STYLE row 9; cumulus-etl re-authorizes once on 401).
+                        refreshed = True
+                        self.stats.add("auth-refresh-on-401")
+                        log.info("%s %s → 401: refreshing credentials, retrying once", method, path)
+                        refresh()
+                        continue
+                    classified = classify(method, path, url, response)
+                    if not isinstance(classified, FhirTransientError):
+                        raise classified
+                    error, kind = classified, str(status)
+                    resendable = idempotent or status in NOT_PROCESSED_STATUSES
             wait = self._wait(error, attempt, waited)
             if not resendable or attempt >= self._max_retries or wait is None:
                 # Info, not warning: the caller reports the error itself, once.
+                self.stats.add(f"gave-up:{kind}")
                 log.info(
                     "%s %s → %s: giving up after %d attempt(s), %.1f s waited",
                     method,
                     path,
-                    error.status,
+                    error.status or kind,
                     attempt + 1,
                     waited,
                 )
                 raise error
+            self.stats.add(f"retried:{kind}")
             log.info(
                 "%s %s → %s (attempt %d): retrying in %.1f s",
                 method,
                 path,
-                error.status,
+                error.status or kind,
                 attempt + 1,
                 wait,
             )
@@ -394,8 +469,8 @@ class FhirClient:
             FhirError: an absolute URL on another origin; auth would otherwise be sent there.
         """
         if urlsplit(url_or_path).scheme:
-            if _origin(url_or_path) != self._origin:
-                raise FhirError("URL leaves the server origin", url=_url_path(url_or_path))
+            if origin(url_or_path) != self._origin:
+                raise FhirError("URL leaves the server origin", url=url_path(url_or_path))
             return url_or_path
         return f"{self.base_url}/{url_or_path.lstrip('/')}" if url_or_path else self.base_url
 
@@ -412,127 +487,13 @@ class FhirClient:
         if location:
             # RFC 9110 §10.2.2: a relative Location is resolved against the request URL.
             location = urljoin(response.url, location)
-        etag = response.headers.get("ETag")
+        tag = response.headers.get("ETag")
         if response.content.strip():
-            body = _json(response, method)
+            body = json_object(response, method)
         elif location:
             read = self._request("GET", location)
-            body = _json(read, "GET")
-            etag = etag or read.headers.get("ETag")
+            body = json_object(read, "GET")
+            tag = tag or read.headers.get("ETag")
         else:
             body = {}
-        return WriteResult(resource=body, status=response.status_code, location=location, etag=etag)
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def _classify(method: str, path: str, url: str, response: requests.Response) -> FhirError:
-    """The `fhirbridge.errors` class for a status of 400 or more, with its OperationOutcome text."""
-    status = response.status_code
-    outcome = _outcome(response)
-    text = outcome_text(outcome)
-    message = f"{method} {path} → {status}" + (f": {text}" if text else "")
-    where = _url_path(url)
-    if status in _TRANSIENT_STATUSES or status >= 500:
-        return FhirTransientError(
-            message, url=where, status=status, retry_after=_retry_after(response)
-        )
-    if status in (401, 403):
-        return FhirAuthError(message, url=where, status=status)
-    if status in (404, 410):
-        return FhirNotFound(message, url=where, status=status, outcome=outcome)
-    if status == 412:
-        return FhirConflict(message, url=where, status=status, outcome=outcome)
-    return FhirRejected(message, url=where, status=status, outcome=outcome)
-
-
-def _outcome(response: requests.Response) -> dict[str, Any] | None:
-    """The OperationOutcome in an error body, or None if the body is anything else."""
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
-        return body
-    return None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """Seconds the server asked us to wait, from `Retry-After` (delta-seconds or an HTTP-date).
-
-    RFC 9110 §10.2.3 allows both forms. Azure's FHIR service sends milliseconds in
-    `x-ms-retry-after-ms` (microsoft/fhir-server PR #1639); it is used when `Retry-After` is absent.
-    """
-    value = (response.headers.get("Retry-After") or "").strip()
-    if value.isdigit():
-        return float(value)
-    if value:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:  # "-0000" parses as naive; HTTP-dates are always GMT
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    millis = (response.headers.get("x-ms-retry-after-ms") or "").strip()
-    return int(millis) / 1000 if millis.isdigit() else None
-
-
-def _json(response: requests.Response, method: str) -> dict[str, Any]:
-    """The response body as a dict.
-
-    Raises:
-        FhirError: the body is not a JSON object (named by method and path, not by content).
-    """
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        body = None
-    if not isinstance(body, dict):
-        path = urlsplit(response.url).path
-        raise FhirError(f"{method} {path}: response is not a JSON object", url=path)
-    return body
-
-
-def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    """The `url` of `Bundle.link[relation=next]`, if any."""
-    for link in bundle.get("link") or ():
-        if isinstance(link, Mapping) and link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
-    return None
-
-
-def _resource_type(resource: Mapping[str, Any]) -> str:
-    type_ = resource.get("resourceType")
-    if not isinstance(type_, str) or not type_:
-        raise ValueError("resource has no resourceType")
-    return type_
-
-
-def _resource_path(type_: str, id_: str) -> str:
-    # Quoted so an id can never add path segments or a query.
-    return f"{quote(type_, safe='')}/{quote(id_, safe='')}"
-
-
-def _etag(if_match: str) -> str:
-    """An If-Match value: an ETag as given, or a bare versionId as a weak ETag."""
-    return if_match if if_match.startswith(('W/"', '"')) else f'W/"{if_match}"'
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) with default ports filled in, for same-origin checks."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:  # a malformed port never matches
-        port = -1
-    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
-
-
-def _url_path(url: str) -> str:
-    """`url` without credentials, query or fragment: what may go into errors and logs."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path
+        return WriteResult(resource=body, status=response.status_code, location=location, etag=tag)
