@@ -5,6 +5,8 @@ service URL that was called, `exp` in the future, `jti` never seen before.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -104,3 +106,21 @@ class CdsVerifier:
         if not self._replay.check_and_add(f"{issuer}|{claims['jti']}", float(claims["exp"])):
             raise CdsAuthError("JWT jti was already used")
         return claims
+
+
+def _peek(token: str) -> tuple[str, str | None]:
+    """(iss, kid) of an unverified JWT; CdsAuthError when it is not a JWS compact token."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise CdsAuthError("malformed JWT")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        raise CdsAuthError("malformed JWT") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise CdsAuthError("malformed JWT")
+    issuer, kid = payload.get("iss"), header.get("kid")
+    if not isinstance(issuer, str):
+        raise CdsAuthError("issuer is not an allowed CDS client")
+    return issuer, kid if isinstance(kid, str) else None
