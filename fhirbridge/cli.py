@@ -233,6 +233,24 @@ def db_upgrade(db: str | None, config: Path | None) -> None:
         click.echo("database is at the newest schema revision")
 
 
+@cli.group("api-token")
+def api_token() -> None:
+    """Operator API bearer tokens."""
+
+
+@api_token.command("new")
+@click.option("--name", required=True, help="Who or what holds the token (shown in the audit).")
+@click.option("--role", required=True, type=click.Choice(["operator", "integrator", "read-only"]))
+def api_token_new(name: str, role: str) -> None:
+    """Print a new token once, and the line to add to the tokens file (which keeps its hash)."""
+    from fhirbridge.api.tokens import hash_token, new_token
+
+    token = new_token()
+    click.echo(f"token (shown once; give it to {name}): {token}")
+    click.echo("add to the [api] tokens_file:")
+    click.echo(f'[[tokens]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(token)}"')
+
+
 @contextmanager
 def _services(config: Path | None, db: str | None) -> Iterator[Services]:
     """Services for one command, with connections released at the end."""
