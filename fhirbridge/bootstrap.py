@@ -36,10 +36,11 @@ def build_services(
         settings=settings,
         store=SqlStore(engine),
         terminology=load_terminology(
-            local_codes=settings.local_codes,
+            local_codes=settings.mappings.medications,
+            origins=settings.mappings.origins,
             moud_includes_methadone=settings.moud_includes_methadone,
         ),
-        roles=load_role_table(),
+        roles=load_role_table(mappings=settings.mappings),
         now=utc_now,
         client_factory=partial(FhirClient, max_retries=client_retries),
     )

@@ -20,7 +20,13 @@ from fhirbridge.adherence import PdcResult
 from fhirbridge.analysis import PatientAnalysis, analyze_patient
 from fhirbridge.errors import SourceError
 from fhirbridge.findings import Finding
-from fhirbridge.mappers import MAPPERS, MappingContext, RoleTable, Terminology, to_prescriber
+from fhirbridge.mappers import (
+    MAPPERS,
+    MappingContext,
+    RoleTable,
+    Terminology,
+    prescribers_from,
+)
 from fhirbridge.mappers.patient_records import to_patient_records
 from fhirbridge.records import Prescriber
 from fhirbridge.settings import Settings
@@ -176,19 +182,13 @@ class Services:
         return None
 
     def _prescribers(self) -> dict[str, Prescriber]:
-        """Practitioner ref → Prescriber, the most specific role across their PractitionerRoles."""
-        found: dict[str, Prescriber] = {}
-        for resource in self.store.resources_of_type("PractitionerRole"):
-            try:
-                prescriber = to_prescriber(resource, self.roles)
-            except Exception:  # noqa: S112  (a bad PractitionerRole only loses its role)
-                continue
-            previous = found.get(prescriber.ref)
-            if previous is None or self.roles.precedence.index(prescriber.role) < _rank(
-                self.roles, previous
-            ):
-                found[prescriber.ref] = prescriber
-        return found
+        """Prescribers by Practitioner or PractitionerRole ref, with their coordination role
+        (specialty, else the integrator's mappings: mappers/prescriber.py)."""
+        return prescribers_from(
+            self.store.resources_of_type("PractitionerRole"),
+            self.store.resources_of_type("Practitioner"),
+            self.roles,
+        )
 
     def _dead_row(
         self, ref: str, reason: str, resources: list[dict[str, Any]], run_id: int | None
@@ -217,14 +217,6 @@ class Services:
             "body": body,
             "created_at": self.now(),
         }
-
-
-def _rank(roles: RoleTable, prescriber: Prescriber) -> int:
-    return (
-        roles.precedence.index(prescriber.role)
-        if prescriber.role in roles.precedence
-        else len(roles.precedence)
-    )
 
 
 def _loads(body: str) -> dict[str, Any]:

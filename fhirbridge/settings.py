@@ -9,7 +9,6 @@ JSON Schema that integrators can read and for errors with TOML paths.
 
 from __future__ import annotations
 
-import glob
 import os
 import tomllib
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ import jsonschema
 from fhirbridge.adherence.rules import AdherenceParams
 from fhirbridge.analysis import RULES, AnalysisParams, check_rules
 from fhirbridge.errors import ConfigError
+from fhirbridge.mappers.integrator import IntegratorMappings, load_mapping_files
 from fhirbridge.reconciliation import RULE_PARAMS, SuppressionParams, build_params, params_schema
 
 DEFAULT_CONFIG = Path("config/fhirbridge.toml")
@@ -118,19 +118,6 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-MAPPING_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "source": {"type": "string"},
-        "medications": {
-            "type": "object",
-            "propertyNames": {"pattern": "^[^|]+\\|[^|]+$"},
-            "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        },
-    },
-}
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Connection:
@@ -159,7 +146,7 @@ class Settings:
     organization: str | None = None
     security_labels: tuple[str, ...] = ("PSY", "ETH")
     connections: tuple[Connection, ...] = ()
-    local_codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    mappings: IntegratorMappings = field(default_factory=IntegratorMappings)  # [mappings] paths
     config_file: str | None = None
     cds_base_url: str | None = None  # the public URL EHRs call (the JWT aud is checked against it)
     cds_clients: tuple[CdsClientSetting, ...] = ()
@@ -217,7 +204,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             )
             for c in data.get("connections", ())
         ),
-        local_codes=_load_mappings(data.get("mappings", {}).get("paths", ())),
+        mappings=load_mapping_files(data.get("mappings", {}).get("paths", ())),
         config_file=str(path) if path else None,
         cds_base_url=data.get("cds_hooks", {}).get("base_url"),
         api_tokens_file=data.get("api", {}).get("tokens_file"),
@@ -261,21 +248,3 @@ def _validate(data: Any, schema: dict[str, Any], name: str) -> None:
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         raise ConfigError(name, where, error.message)
-
-
-def _load_mappings(patterns: Any) -> dict[str, tuple[str, ...]]:
-    """Integrator medication mappings (`system|code` → ingredient names) from TOML files.
-
-    Patterns are globs relative to the working directory, as CONTRACT.md's example shows.
-    """
-    codes: dict[str, tuple[str, ...]] = {}
-    for pattern in patterns:
-        for file in sorted(glob.glob(pattern)):
-            try:
-                data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(file, "", f"cannot read mapping: {exc}") from None
-            _validate(data, MAPPING_SCHEMA, file)
-            for token, names in data.get("medications", {}).items():
-                codes[token] = tuple(names)
-    return codes

@@ -10,12 +10,18 @@ from typing import Any
 from fhirbridge.mappers.condition import to_condition
 from fhirbridge.mappers.datatypes import FhirJson, parse_date, relative_reference, subject_ref
 from fhirbridge.mappers.encounter import to_inpatient_stay
+from fhirbridge.mappers.integrator import IntegratorMappings, load_mapping_files
 from fhirbridge.mappers.medication import MappingContext
 from fhirbridge.mappers.medication_dispense import to_dispense
 from fhirbridge.mappers.medication_request import to_order
 from fhirbridge.mappers.medication_statement import to_statement
 from fhirbridge.mappers.observation import to_observation
-from fhirbridge.mappers.prescriber import RoleTable, load_role_table, to_prescriber
+from fhirbridge.mappers.prescriber import (
+    RoleTable,
+    load_role_table,
+    prescribers_from,
+    to_prescriber,
+)
 from fhirbridge.mappers.terminology import Terminology, load_terminology
 
 # Order matters only for reading: supply first, then reports, then results.
@@ -46,12 +52,15 @@ __all__ = [
     "KNOWN_TYPES",
     "MAPPERS",
     "FhirJson",
+    "IntegratorMappings",
     "MappingContext",
     "RoleTable",
     "Terminology",
+    "load_mapping_files",
     "load_role_table",
     "load_terminology",
     "parse_date",
+    "prescribers_from",
     "relative_reference",
     "subject_ref",
     "to_condition",

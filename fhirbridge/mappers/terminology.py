@@ -2,8 +2,11 @@
 
 The table is `config/drug-classes.toml` (every code with its source). Lookup order: a known
 RxNorm ingredient or product code; an integrator mapping (`system|code` → ingredients); then
-ingredient names found in the coding displays or the concept text. Results are cached by input,
-because a formulary has hundreds of products and a store millions of events.
+ingredient and brand names found in the coding displays or the concept text, which is how
+RxNorm product codes no table knows are normalised (multi-ingredient products split into their
+ingredients). Then `[[formulations]]` may reclassify an ingredient by dose form (buprenorphine
+for pain is an opioid analgesic, not MOUD). Results are cached by input, because a formulary
+has hundreds of products and a store millions of events.
 """
 
 from __future__ import annotations
@@ -49,6 +52,30 @@ _TABLE_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
             },
         },
+        "brands": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+            },
+        },
+        "formulations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["ingredient", "pattern", "classes", "groups", "source"],
+                "properties": {
+                    "ingredient": {"type": "string"},
+                    "pattern": {"type": "string", "minLength": 1},
+                    "unless": {"type": "array", "items": {"type": "string"}},
+                    "classes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "groups": {"type": "array", "items": {"type": "string"}},
+                    "source": {"type": "string", "minLength": 1},
+                },
+                "additionalProperties": False,
+            },
+        },
         "products": {
             "type": "object",
             "additionalProperties": {
@@ -77,6 +104,16 @@ class _Ingredient:
     groups: frozenset[str] | None  # None: derive from [groups]
 
 
+@dataclass(frozen=True, slots=True)
+class _Formulation:
+    """An ingredient reclassified when the product text matches (a dose form, a brand)."""
+
+    ingredient: str
+    pattern: re.Pattern[str]
+    unless: frozenset[str]  # not when the product also has one of these (Bunavail: naloxone)
+    use: _Ingredient
+
+
 @dataclass(slots=True)
 class Terminology:
     """Classifies medication concepts; build with `load_terminology`."""
@@ -85,7 +122,8 @@ class Terminology:
     by_code: dict[str, tuple[str, ...]]  # "system|code" → ingredient names
     class_groups: dict[str, frozenset[str]]  # drug class → adherence groups
     _pattern: re.Pattern[str]
-    _synonyms: dict[str, str]
+    _synonyms: dict[str, tuple[str, ...]]  # lower-case name, synonym or brand → ingredients
+    _formulations: tuple[_Formulation, ...] = ()
     _cache: dict[tuple[frozenset[str], str, bool], Drug] = field(default_factory=dict)
 
     def classify(self, concept: FhirJson | None) -> Drug:
@@ -115,7 +153,9 @@ class Terminology:
                 break
         if not found and text:
             found = tuple(
-                dict.fromkeys(self._synonyms[m.lower()] for m in self._pattern.findall(text))
+                dict.fromkeys(
+                    name for m in self._pattern.findall(text) for name in self._synonyms[m.lower()]
+                )
             )
         if code is None and tokens:
             code = sorted(tokens)[0]
@@ -126,7 +166,7 @@ class Terminology:
         # not know (pentazocine / naloxone): not a rescue product (clinical-anchors.md 3.2).
         unknown_partner = combination and len(ingredients) == 1
         for name in ingredients:
-            ingredient = self.ingredients[name]
+            ingredient = self._formulation(name, ingredients, text)
             for cls in ingredient.classes:
                 if cls == RESCUE and (len(ingredients) > 1 or unknown_partner):
                     continue
@@ -143,6 +183,17 @@ class Terminology:
             display=text,
         )
 
+    def _formulation(self, name: str, ingredients: tuple[str, ...], text: str) -> _Ingredient:
+        """The ingredient's classes in this product: a matching formulation's, else its own."""
+        for rule in self._formulations:
+            if (
+                rule.ingredient == name
+                and not rule.unless & set(ingredients)
+                and rule.pattern.search(text)
+            ):
+                return rule.use
+        return self.ingredients[name]
+
 
 def _strings(concept: FhirJson | None) -> list[str]:
     """The strings concept_text would join: `text`, else each coding display."""
@@ -157,6 +208,7 @@ def load_terminology(
     *,
     local_codes: Mapping[str, Iterable[str]] | None = None,
     moud_includes_methadone: bool = False,
+    origins: Mapping[str, tuple[str, str]] | None = None,
 ) -> Terminology:
     """Load and validate the drug class table.
 
@@ -164,6 +216,8 @@ def load_terminology(
         path: the TOML table; default the shipped `config/drug-classes.toml`.
         local_codes: integrator mappings, `system|code` (NDC, local formulary) → ingredient names.
         moud_includes_methadone: count methadone in the `moud` adherence group.
+        origins: `system|code` → (mapping file, path inside it), so an error in a mapping
+            names the integrator's file (mappers/integrator.py), not the mappings in general.
 
     Raises:
         ConfigError: naming the file, the path inside it and the problem.
@@ -190,7 +244,7 @@ def load_terminology(
 
     ingredients: dict[str, _Ingredient] = {}
     by_code: dict[str, tuple[str, ...]] = {}
-    synonyms: dict[str, str] = {}
+    synonyms: dict[str, tuple[str, ...]] = {}
     for name, entry in data["ingredients"].items():
         groups = entry.get("groups")
         ingredients[name] = _Ingredient(
@@ -200,7 +254,16 @@ def load_terminology(
         if entry["rxcui"]:
             by_code[f"{RXNORM}|{entry['rxcui']}"] = (name,)
         for alias in (name, *entry.get("synonyms", ())):
-            synonyms[alias.lower()] = name
+            synonyms[alias.lower()] = (name,)
+    for brand, names in (data.get("brands") or {}).items():
+        unknown = [i for i in names if i not in ingredients]
+        if unknown:
+            raise ConfigError(str(path), f"brands/{brand}", f"unknown ingredient {unknown[0]!r}")
+        synonyms[brand.lower()] = tuple(sorted(names))
+    formulations = tuple(
+        _load_formulation(path, n, f, ingredients)
+        for n, f in enumerate(data.get("formulations", ()))
+    )
     for code, product in (data.get("products") or {}).items():
         unknown = [i for i in product["ingredients"] if i not in ingredients]
         if unknown:
@@ -212,7 +275,8 @@ def load_terminology(
         names = tuple(sorted(names))
         unknown = [i for i in names if i not in ingredients]
         if unknown:
-            raise ConfigError("mappings", token, f"unknown ingredient {unknown[0]!r}")
+            file, where = (origins or {}).get(token, ("mappings", f"medications/{token}"))
+            raise ConfigError(file, where, f"unknown ingredient {unknown[0]!r}")
         by_code[token] = names
 
     # Longest names first so "valproic acid" wins over a shorter alias inside it.
@@ -223,4 +287,25 @@ def load_terminology(
         class_groups={k: frozenset(v) for k, v in class_groups.items()},
         _pattern=re.compile(rf"\b(?:{alternation})\b", re.IGNORECASE),
         _synonyms=synonyms,
+        _formulations=formulations,
+    )
+
+
+def _load_formulation(
+    path: Path, index: int, entry: Mapping[str, Any], ingredients: Mapping[str, _Ingredient]
+) -> _Formulation:
+    where = f"formulations/{index}"
+    if entry["ingredient"] not in ingredients:
+        raise ConfigError(str(path), f"{where}/ingredient", f"unknown {entry['ingredient']!r}")
+    try:
+        pattern = re.compile(entry["pattern"], re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(
+            str(path), f"{where}/pattern", f"not a regular expression: {exc}"
+        ) from None
+    return _Formulation(
+        ingredient=entry["ingredient"],
+        pattern=pattern,
+        unless=frozenset(entry.get("unless", ())),
+        use=_Ingredient(classes=frozenset(entry["classes"]), groups=frozenset(entry["groups"])),
     )
