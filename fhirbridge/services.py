@@ -28,9 +28,11 @@ from fhirbridge.mappers import (
     prescribers_from,
 )
 from fhirbridge.mappers.patient_records import to_patient_records
+from fhirbridge.reconciliation import split_suppressed
 from fhirbridge.records import Prescriber
 from fhirbridge.settings import Settings
 from fhirbridge.store import SqlStore
+from fhirbridge.store.suppression import acknowledgements, mark_suppressed
 from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, pull, read_files
 from fhirbridge.sync.items import Received
 
@@ -54,6 +56,7 @@ class AnalyzeResult:
     skipped: Counter[str] = field(default_factory=Counter)  # by reason
     dead_lettered: int = 0
     unmapped_medications: Counter[str] = field(default_factory=Counter)  # by code or text
+    suppressed: list[Finding] = field(default_factory=list)  # acknowledged, inputs unchanged
 
     def as_report(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class AnalyzeResult:
                 sorted(Counter(f.severity.value for f in self.findings).items())
             ),
             "findings_resolved": len(self.resolved),
+            "findings_suppressed": dict(sorted(Counter(f.rule for f in self.suppressed).items())),
             "adherence_results": len(self.adherence),
         }
 
@@ -166,7 +170,13 @@ class Services:
         result.dead_lettered = len(dead)
         self.store.put_dead_letters(dead)
         scope = analyzed | set(self.store.patient_ids())
+        # Findings a clinician acknowledged stay quiet until their inputs change; they still
+        # hold, so they are recorded (never resolved) and marked suppressed, and counted.
+        acks = acknowledgements(self.store, (f.key for f in result.findings))
+        raised, held = split_suppressed(result.findings, acks, self.settings.analysis.suppression)
         resolved_rows = self.store.record_findings(result.findings, as_of, scope)
+        mark_suppressed(self.store, (f.key for f in held))
+        result.findings, result.suppressed = raised, held
         result.resolved = [Finding.from_json(_loads(r.body)) for r in resolved_rows]
         return result
 
