@@ -10,7 +10,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from fhirbridge.adherence import PdcResult, assess_adherence
+from fhirbridge.adherence import (
+    AmmResult,
+    MoudGapParams,
+    PdcResult,
+    Phq9SuicidalityParams,
+    Phq9WorseningParams,
+    RefillParams,
+    UdsNegativeParams,
+    UdsPositiveParams,
+    assess_adherence,
+    assess_moud_gap,
+    assess_phq9_suicidality,
+    assess_phq9_worsening,
+    assess_refill_overdue,
+    assess_uds_unexpected_negative,
+    assess_uds_unexpected_positive,
+    imputed,
+    resolve_supply,
+)
 from fhirbridge.adherence.rules import AdherenceParams
 from fhirbridge.findings import Finding, sort_key
 from fhirbridge.reconciliation import (
@@ -47,6 +65,13 @@ class AnalysisParams:
     """Rule parameters, built from [analysis] in the configuration."""
 
     adherence: AdherenceParams = field(default_factory=AdherenceParams)
+    # Adherence and monitoring rules ([analysis.rules.<rule id>], adherence/params.py).
+    refill_overdue: RefillParams = field(default_factory=RefillParams)
+    moud_gap: MoudGapParams = field(default_factory=MoudGapParams)
+    uds_unexpected_negative: UdsNegativeParams = field(default_factory=UdsNegativeParams)
+    uds_unexpected_positive: UdsPositiveParams = field(default_factory=UdsPositiveParams)
+    phq9_worsening: Phq9WorseningParams = field(default_factory=Phq9WorseningParams)
+    phq9_suicidality: Phq9SuicidalityParams = field(default_factory=Phq9SuicidalityParams)
     opioid_benzodiazepine: OpioidBenzoParams = field(default_factory=OpioidBenzoParams)
     # Reconciliation rules ([analysis.rules.<rule id>], reconciliation/params.py RULE_PARAMS).
     opioid_gabapentinoid: SedativeParams = field(default_factory=SedativeParams)
@@ -70,8 +95,9 @@ class AnalysisParams:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PatientAnalysis:
     findings: tuple[Finding, ...]
-    adherence: tuple[PdcResult, ...]
+    adherence: tuple[PdcResult | AmmResult, ...]  # adherence.ndjson lines: PDC, then AMM
     skipped: tuple[tuple[str, str], ...]  # (ref, reason) of fills the measures could not use
+    imputed: tuple[tuple[str, str], ...] = ()  # (ref, basis) of days supplies from defaults
 
 
 Rule = Callable[[PatientRecords, date, AnalysisParams], list[Finding]]
@@ -80,6 +106,8 @@ Rule = Callable[[PatientRecords, date, AnalysisParams], list[Finding]]
 # analyze_patient; it is listed so configuration can name it.
 RULES: dict[str, Rule | None] = {
     "pdc-below-threshold": None,
+    "refill-overdue": lambda r, d, p: assess_refill_overdue(r, as_of=d, params=p.refill_overdue),
+    "moud-gap": lambda r, d, p: assess_moud_gap(r, as_of=d, params=p.moud_gap),
     "opioid-benzodiazepine": lambda r, d, p: assess_opioid_benzodiazepine(
         r, as_of=d, params=p.opioid_benzodiazepine
     ),
@@ -112,6 +140,17 @@ RULES: dict[str, Rule | None] = {
     ),
     "oud-untreated": lambda r, d, p: assess_oud_untreated(r, as_of=d, params=p.oud_untreated),
     "methadone-qt": lambda r, d, p: assess_methadone_qt(r, as_of=d, params=p.methadone_qt),
+    # Monitoring: early warning signs in screens and scores (adherence/screens.py, phq9.py).
+    "uds-unexpected-negative": lambda r, d, p: assess_uds_unexpected_negative(
+        r, as_of=d, params=p.uds_unexpected_negative
+    ),
+    "uds-unexpected-positive": lambda r, d, p: assess_uds_unexpected_positive(
+        r, as_of=d, params=p.uds_unexpected_positive
+    ),
+    "phq9-worsening": lambda r, d, p: assess_phq9_worsening(r, as_of=d, params=p.phq9_worsening),
+    "phq9-suicidality": lambda r, d, p: assess_phq9_suicidality(
+        r, as_of=d, params=p.phq9_suicidality
+    ),
 }
 
 
@@ -130,6 +169,8 @@ def analyze_patient(
     """Adherence measures and findings of every enabled rule for one patient."""
     params = params or AnalysisParams()
     enabled = params.rules if params.rules is not None else frozenset(RULES)
+    # The days-supply chain across resources first, so every rule sees the same supply.
+    records = resolve_supply(records)
     adherence = assess_adherence(records, as_of=as_of, params=params.adherence)
     findings = list(adherence.findings) if "pdc-below-threshold" in enabled else []
     for name, rule in RULES.items():
@@ -139,4 +180,5 @@ def analyze_patient(
         findings=tuple(sorted(findings, key=sort_key)),
         adherence=adherence.results,
         skipped=adherence.skipped,
+        imputed=tuple(imputed(records)),
     )

@@ -64,6 +64,7 @@ class MedicationEvent:
     order_ref: str | None = None  # dispense → authorizingPrescription
     quantity: float | None = None
     daily_dose: float | None = None  # units per day from dosageInstruction, when derivable
+    refills: int | None = None  # order: dispenseRequest.numberOfRepeatsAllowed, when sent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +77,7 @@ class ObservationRecord:
     effective: date
     status: str
     value_number: float | None = None  # valueQuantity / valueInteger
+    value_unit: str | None = None  # valueQuantity code (UCUM), else its unit text
     value_codes: frozenset[str] = field(default_factory=frozenset)  # valueCodeableConcept codings
     value_text: str | None = None  # valueString, or valueCodeableConcept.text / display
     interpretation: frozenset[str] = field(default_factory=frozenset)  # v3 interpretation codes

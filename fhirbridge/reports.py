@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from fhirbridge.adherence import PdcResult
+from fhirbridge.adherence import Measure
 from fhirbridge.findings import Finding, sort_key
 
 SEVERITIES = ("high", "moderate", "low")
@@ -44,7 +44,8 @@ def write_findings(out: Path, findings: Iterable[Finding]) -> int:
     )
 
 
-def write_adherence(out: Path, results: Iterable[PdcResult]) -> int:
+def write_adherence(out: Path, results: Iterable[Measure]) -> int:
+    # Stable sort: per patient and group the PDC line, then the AMM phases (analysis order).
     ordered = sorted(results, key=lambda r: (r.patient, r.group))
     return write_ndjson(out / "adherence.ndjson", (r.to_json() for r in ordered))
 

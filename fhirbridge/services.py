@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fhirbridge import examples
-from fhirbridge.adherence import PdcResult
+from fhirbridge.adherence import Measure, Timeline, build_timeline, resolve_supply
 from fhirbridge.analysis import PatientAnalysis, analyze_patient
 from fhirbridge.errors import SourceError
 from fhirbridge.findings import Finding
@@ -49,13 +49,14 @@ def _no_progress(_stage: str, _done: int) -> None:
 @dataclass(slots=True)
 class AnalyzeResult:
     findings: list[Finding] = field(default_factory=list)
-    adherence: list[PdcResult] = field(default_factory=list)
+    adherence: list[Measure] = field(default_factory=list)  # PDC and AMM lines
     resolved: list[Finding] = field(default_factory=list)
     patients: int = 0
     mapped: Counter[str] = field(default_factory=Counter)  # by resource type
     skipped: Counter[str] = field(default_factory=Counter)  # by reason
     dead_lettered: int = 0
     unmapped_medications: Counter[str] = field(default_factory=Counter)  # by code or text
+    imputed: Counter[str] = field(default_factory=Counter)  # days supplies from defaults, by basis
     suppressed: list[Finding] = field(default_factory=list)  # acknowledged, inputs unchanged
 
     def as_report(self) -> dict[str, Any]:
@@ -72,6 +73,7 @@ class AnalyzeResult:
             "findings_resolved": len(self.resolved),
             "findings_suppressed": dict(sorted(Counter(f.rule for f in self.suppressed).items())),
             "adherence_results": len(self.adherence),
+            "imputed_days_supply": dict(sorted(self.imputed.items())),
         }
 
 
@@ -159,6 +161,9 @@ class Services:
                     label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
                     result.unmapped_medications[label or "(no code or text)"] += 1
             result.mapped["Observation"] += len(records.observations)
+            if records.stays:
+                result.mapped["Encounter"] += len(records.stays)
+            result.imputed.update(basis for _, basis in analysis.imputed)
             for skip in skips:
                 result.skipped[f"{skip.ref.split('/', 1)[0]} {skip.reason}"] += 1
                 if skip.dead_letter:
@@ -179,6 +184,24 @@ class Services:
         result.findings, result.suppressed = raised, held
         result.resolved = [Finding.from_json(_loads(r.body)) for r in resolved_rows]
         return result
+
+    def timeline(self, patient: str, as_of: date) -> Timeline | None:
+        """One patient's medication timeline from the store (API); None if the store has none."""
+        ctx = MappingContext(
+            terminology=self.terminology,
+            medications={
+                f"Medication/{m.get('id')}": m for m in self.store.resources_of_type("Medication")
+            },
+        )
+        for found, resources in self.store.resources_by_patient(MAPPERS, patients=[patient]):
+            if found == patient:
+                records, _ = to_patient_records(patient, resources, ctx, self._prescribers())
+                return build_timeline(
+                    resolve_supply(records),
+                    as_of=as_of,
+                    window_days=self.settings.analysis.adherence.window_days,
+                )
+        return None
 
     def patient_analysis(self, patient: str, as_of: date) -> PatientAnalysis | None:
         """One patient's analysis from the store, on demand (API); None if the store has none."""

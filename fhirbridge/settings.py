@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 
+from fhirbridge.adherence import params as adherence_params
 from fhirbridge.adherence.rules import AdherenceParams
 from fhirbridge.analysis import RULES, AnalysisParams, check_rules
 from fhirbridge.errors import ConfigError
@@ -42,6 +43,8 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "window_days": {"type": "integer", "minimum": 30, "maximum": 3650},
                 "pdc_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                # PQA: index date at least 91 days before the period end; 0 reports all.
+                "pdc_min_period_days": {"type": "integer", "minimum": 0, "maximum": 365},
                 "moud_includes_methadone": {"type": "boolean"},
                 "enabled_rules": {"type": "array", "items": {"type": "string"}},
                 "rules": {
@@ -51,6 +54,11 @@ SCHEMA: dict[str, Any] = {
                         # [analysis.rules.<rule id>] of the reconciliation rules, generated from
                         # their parameter dataclasses (types, bounds, known drug classes).
                         **{rule: params_schema(cls) for rule, (_, cls) in RULE_PARAMS.items()},
+                        # ... and of the adherence and monitoring rules (adherence/params.py).
+                        **{
+                            rule: adherence_params.params_schema(cls)
+                            for rule, (_, cls) in adherence_params.RULE_PARAMS.items()
+                        },
                     },
                 },
                 "suppression": params_schema(SuppressionParams),
@@ -186,7 +194,12 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             adherence=AdherenceParams(
                 window_days=analysis.get("window_days", 365),
                 pdc_threshold=analysis.get("pdc_threshold", 0.80),
+                min_period_days=analysis.get("pdc_min_period_days", 0),
             ),
+            **{
+                attr: adherence_params.build_params(cls, rules.get(rule, {}))
+                for rule, (attr, cls) in adherence_params.RULE_PARAMS.items()
+            },
             **{
                 attr: build_params(cls, rules.get(rule, {}))
                 for rule, (attr, cls) in RULE_PARAMS.items()

@@ -48,19 +48,33 @@ def carry_over(fills: Sequence[MedicationEvent]) -> list[Interval]:
     Fills are taken in date order (ties by reference, so input order never matters); each
     starts no earlier than the day after the last supply of any ingredient it shares.
     """
+    return carry_over_days(
+        (f.start.toordinal(), f.days_supply, f.drug.ingredients or (f.drug.display,), f.ref)
+        for f in fills
+        if f.days_supply
+    )
+
+
+Supply = tuple[int, int, tuple[str, ...], str]  # (first day, days supply, ingredients, ref)
+
+
+def carry_over_days(supplies: Iterable[Supply]) -> list[Interval]:
+    """The carry-over of `carry_over` on plain day numbers (ordinals, or censored positions).
+
+    Inpatient censoring (adherence/inpatient.py) passes positions with the stay days taken
+    out; everything else passes ordinals. Supplies of zero days or fewer are ignored.
+    """
     free_from: dict[str, int] = {}  # ingredient → first day not yet covered by its supply
     intervals: list[Interval] = []
-    for fill in sorted(fills, key=lambda f: (f.start, f.ref)):
-        if not fill.days_supply:
+    for start, days, ingredients, ref in sorted(supplies, key=lambda s: (s[0], s[3])):
+        if days <= 0:
             continue
-        ingredients = fill.drug.ingredients or (fill.drug.display,)
-        start = fill.start.toordinal()
         for ingredient in ingredients:
             start = max(start, free_from.get(ingredient, start))
-        end = start + fill.days_supply - 1
+        end = start + days - 1
         for ingredient in ingredients:
             free_from[ingredient] = end + 1
-        intervals.append(Interval(start=start, end=end, ref=fill.ref, ingredients=ingredients))
+        intervals.append(Interval(start=start, end=end, ref=ref, ingredients=ingredients))
     return intervals
 
 
@@ -96,6 +110,23 @@ def union_days(intervals: Iterable[Interval], first: int, last: int) -> int:
     if run_end >= run_start:
         covered += run_end - run_start + 1
     return covered
+
+
+def gaps(runs: Sequence[tuple[int, int]], first: int, last: int) -> list[tuple[int, int]]:
+    """Uncovered runs [start, end] inside [first, last], given merged covered runs."""
+    found: list[tuple[int, int]] = []
+    day = first
+    for start, end in runs:
+        if end < day:
+            continue
+        if start > last:
+            break
+        if start > day:
+            found.append((day, start - 1))
+        day = max(day, end + 1)
+    if day <= last:
+        found.append((day, last))
+    return found
 
 
 def merged(intervals: Iterable[Interval]) -> list[tuple[int, int]]:

@@ -4,17 +4,22 @@ Window: the `window_days` ending on `as_of`. Index date: the first fill in the w
 index date through as_of, both counted. A patient needs at least two fills on different dates
 in the window (PQA denominator, clinical-anchors.md 1.1). Supply past as_of is cut off. Value
 rounded to 4 decimals before the threshold comparison, as most PQA implementations do.
+
+Inpatient stays are censored (adherence/inpatient.py): their days leave the period and supply
+on hand is shifted past discharge. PQA also wants the index date at least 91 days before the
+period end; `min_period_days` sets that (default 0: every period is reported, see README).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from fhirbridge.adherence.coverage import carry_over, select_fills, union_days
-from fhirbridge.records import MedicationEvent
+from fhirbridge.adherence.coverage import carry_over_days, select_fills, union_days
+from fhirbridge.adherence.inpatient import Censor
+from fhirbridge.records import InpatientStay, MedicationEvent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +36,7 @@ class PdcResult:
     days_in_period: int
     fills: tuple[str, ...]  # refs of the fills counted, in date order
     basis: str  # "dispense" | "order"
+    censored_days: int = 0  # inpatient days taken out of the period (not in adherence.ndjson)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +60,7 @@ class PdcOutcome:
 
     result: PdcResult | None
     skipped: tuple[tuple[str, str], ...]  # (ref, reason) for fills that could not count
+    excluded: str | None = None  # why there is no result: too-few-fills, period-too-short, ...
 
 
 def pdc(
@@ -64,28 +71,51 @@ def pdc(
     as_of: date,
     window_days: int = 365,
     threshold: float = 0.80,
+    stays: Sequence[InpatientStay] = (),
+    min_period_days: int = 0,
 ) -> PdcOutcome:
     """PDC for one patient and one adherence group.
 
     Args:
         events: the patient's orders and dispenses in this group (statements are ignored).
         as_of: the last day of the window and of the period.
+        stays: the patient's inpatient stays, censored from the period.
+        min_period_days: days the index date must precede as_of (PQA: 91); 0 reports all.
 
     Returns:
-        The result, or `result=None` when the patient has fewer than two fills on different
-        dates in the window; `skipped` lists fills without a derivable days supply.
+        The result, or `result=None` with the reason in `excluded` (fewer than two fills on
+        different dates in the window, a period shorter than `min_period_days`, or a period
+        spent wholly in hospital); `skipped` lists fills without a derivable days supply.
     """
     window_start = as_of - timedelta(days=window_days - 1)
     fills, basis = select_fills(events)
     in_window = [f for f in fills if window_start <= f.start <= as_of]
     skipped = tuple(sorted((f.ref, "no-days-supply") for f in in_window if not f.days_supply))
-    usable = [f for f in in_window if f.days_supply]
+    usable = sorted((f for f in in_window if f.days_supply), key=lambda f: (f.start, f.ref))
     if len({f.start for f in usable}) < 2:
-        return PdcOutcome(result=None, skipped=skipped)
-    index = min(f.start for f in usable)
-    first, last = index.toordinal(), as_of.toordinal()
-    covered = union_days(carry_over(usable), first, last)
+        return PdcOutcome(result=None, skipped=skipped, excluded="too-few-fills")
+    index = usable[0].start
+    if (as_of - index).days < min_period_days:
+        return PdcOutcome(result=None, skipped=skipped, excluded="period-too-short")
+    censor = Censor.of(stays, as_of) if stays else None
+    if censor:
+        position = censor.position
+        first, last = censor.position(index.toordinal()), censor.last(as_of.toordinal())
+    else:
+        first, last = index.toordinal(), as_of.toordinal()
+    supplies = [
+        (
+            position(f.start.toordinal()) if censor else f.start.toordinal(),
+            f.days_supply or 0,
+            f.drug.ingredients or (f.drug.display,),
+            f.ref,
+        )
+        for f in usable
+    ]
     days = last - first + 1
+    if days <= 0:
+        return PdcOutcome(result=None, skipped=skipped, excluded="period-censored")
+    covered = union_days(carry_over_days(supplies), first, last)
     value = round(covered / days, 4)
     return PdcOutcome(
         result=PdcResult(
@@ -97,8 +127,9 @@ def pdc(
             period_end=as_of,
             days_covered=covered,
             days_in_period=days,
-            fills=tuple(f.ref for f in sorted(usable, key=lambda f: (f.start, f.ref))),
+            fills=tuple(f.ref for f in usable),
             basis=basis,
+            censored_days=(as_of - index).days + 1 - days,
         ),
         skipped=skipped,
     )

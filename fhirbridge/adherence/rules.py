@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from fhirbridge.adherence.amm import AmmResult, assess_amm
+from fhirbridge.adherence.params import AmmParams
 from fhirbridge.adherence.pdc import PdcResult, pdc
 from fhirbridge.findings import Category, Finding, Severity
 from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
@@ -30,14 +32,21 @@ class AdherenceParams:
 
     window_days: int = 365
     pdc_threshold: float = 0.80
+    # PQA: the index date at least 91 days before the period end. 0 (default) reports every
+    # period: the bundled examples include 90-day periods; 91 is the recommended setting.
+    min_period_days: int = 0
+    amm: AmmParams = field(default_factory=AmmParams)
     # A lapse in MOUD is an overdose risk within days (HEDIS POD counts 8-day gaps as
     # discontinuation), so a low MOUD PDC is raised as high; other groups as moderate.
     severity_by_group: dict[str, Severity] = field(default_factory=lambda: {"moud": Severity.HIGH})
 
 
+Measure = PdcResult | AmmResult  # one adherence.ndjson line
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdherenceOutcome:
-    results: tuple[PdcResult, ...]
+    results: tuple[Measure, ...]  # PDC per group, then the AMM phases
     findings: tuple[Finding, ...]
     skipped: tuple[tuple[str, str], ...]  # (ref, reason)
 
@@ -45,7 +54,7 @@ class AdherenceOutcome:
 def assess_adherence(
     records: PatientRecords, *, as_of: date, params: AdherenceParams | None = None
 ) -> AdherenceOutcome:
-    """PDC per adherence group, and a finding for each group below the threshold."""
+    """PDC per adherence group (and AMM), and a finding for each group below the threshold."""
     params = params or AdherenceParams()
     by_group: dict[str, list[MedicationEvent]] = {}
     for event in records.events:
@@ -53,7 +62,7 @@ def assess_adherence(
             continue
         for group in event.drug.groups:
             by_group.setdefault(group, []).append(event)
-    results: list[PdcResult] = []
+    results: list[Measure] = []
     findings: list[Finding] = []
     skipped: list[tuple[str, str]] = []
     for group in sorted(by_group):
@@ -64,6 +73,8 @@ def assess_adherence(
             as_of=as_of,
             window_days=params.window_days,
             threshold=params.pdc_threshold,
+            stays=records.stays,
+            min_period_days=params.min_period_days,
         )
         skipped.extend(outcome.skipped)
         if outcome.result is None:
@@ -71,6 +82,9 @@ def assess_adherence(
         results.append(outcome.result)
         if not outcome.result.adherent:
             findings.append(_low_pdc(outcome.result, by_group[group], records, params, as_of))
+    results.extend(
+        assess_amm(records, as_of=as_of, window_days=params.window_days, params=params.amm)
+    )
     return AdherenceOutcome(
         results=tuple(results), findings=tuple(findings), skipped=tuple(skipped)
     )

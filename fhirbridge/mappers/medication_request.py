@@ -71,4 +71,10 @@ def to_order(resource: FhirJson, ctx: MappingContext) -> MedicationEvent:
         prescriber=relative_reference(resource.get("requester")),
         quantity=quantity,
         daily_dose=per_day,
+        refills=_refills(dispense.get("numberOfRepeatsAllowed")),
     )
+
+
+def _refills(value: object) -> int | None:
+    """numberOfRepeatsAllowed: refills after the first fill (R4 unsignedInt)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -58,6 +58,8 @@ def to_observation(resource: FhirJson, ctx: object = None) -> ObservationRecord:
     for concept in resource.get("interpretation") or ():
         interpretation.update(token_set(concept))
     value = quantity_value(resource.get("valueQuantity"))
+    quantity = resource.get("valueQuantity")
+    unit = (quantity.get("code") or quantity.get("unit")) if isinstance(quantity, Mapping) else None
     if value is None:
         value = number(resource.get("valueInteger"))
     return ObservationRecord(
@@ -67,6 +69,7 @@ def to_observation(resource: FhirJson, ctx: object = None) -> ObservationRecord:
         effective=effective,
         status=status,
         value_number=value,
+        value_unit=unit if isinstance(unit, str) else None,
         value_codes=token_set(value_concept) if isinstance(value_concept, Mapping) else frozenset(),
         value_text=text,
         interpretation=frozenset(interpretation),

@@ -58,7 +58,8 @@ def test_example_run_on_its_reference_date_matches_the_scenarios(tmp_path: Path)
     )
     assert mismatches(_findings(out)) == []
     lines = [json.loads(line) for line in (out / "adherence.ndjson").read_text().splitlines()]
-    assert lines == expected_adherence()
+    # PDC lines byte for byte as the scenarios define them; AMM lines: tests/unit/test_amm.py.
+    assert [a for a in lines if a["measure"] == "PDC"] == expected_adherence()
 
 
 def _bad_input_dir(root: Path) -> Path:
@@ -132,7 +133,7 @@ def test_bad_input_is_counted_and_kept_and_nothing_else_is_lost(tmp_path: Path) 
         json.loads(line)
         for line in (tmp_path / "out" / "adherence.ndjson").read_text().splitlines()
     ]
-    assert [(a["patient"], a["value"], a["basis"]) for a in adherence] == [
+    assert [(a["patient"], a["value"], a["basis"]) for a in adherence if a["measure"] == "PDC"] == [
         ("Patient/p1", 0.6667, "order")
     ]
 

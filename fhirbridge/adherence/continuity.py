@@ -1,0 +1,155 @@
+"""Pure: MOUD continuity (HEDIS POD) and the `moud-gap` rule.
+
+HEDIS Pharmacotherapy for Opioid Use Disorder (clinical-anchors.md 1.3):
+- coverage per medication: fills of the *same* medication that overlap are summed (the later
+  one starts when the earlier runs out, e.g. 7-day fills on Jan 1 and Jan 5 cover Jan 1-14);
+  *different* medications are computed separately and never shifted. A medication is a product
+  (its ingredient set), so buprenorphine and buprenorphine/naloxone are separate rows, as in the
+  POD medication table. Each product uses its dispenses, else its orders (CONTRACT.md).
+- a treatment episode starts on a fill with no MOUD coverage in the 31 days before it;
+- continuity fails on a gap of 8 or more consecutive uncovered days.
+
+`moud-gap` raises one finding when MOUD coverage in the last 180 days (from the start of
+treatment, if that is later) has such a gap, including a gap still open on as_of. Methadone
+counts only when configured: the terminology puts it in the `moud` group only then
+(ARCHITECTURE.md: opioid treatment program dosing is usually outside the EHR). Days in
+hospital are not gap days: the hospital supplies the medication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from fhirbridge.adherence.coverage import Interval, coverage_by_ingredient, gaps, merged
+from fhirbridge.adherence.inpatient import Censor
+from fhirbridge.adherence.params import MoudGapParams
+from fhirbridge.findings import Category, Finding, Severity
+from fhirbridge.records import EventKind, PatientRecords
+
+RULE = "moud-gap"
+AUTHORITY = (
+    "HEDIS Pharmacotherapy for Opioid Use Disorder (POD): treatment without a gap of 8 or "
+    "more consecutive days"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Episode:
+    """One MOUD treatment episode: from a new start to the last covered day."""
+
+    start: date  # a fill with no MOUD coverage in the `new_episode_days` before it
+    end: date  # the last covered day (may lie after as_of: supply on hand)
+    gaps: tuple[tuple[date, date], ...]  # uncovered runs of `gap_days` or more inside it
+
+
+def moud_intervals(records: PatientRecords) -> list[Interval]:
+    """Supply intervals of every MOUD product, each carried over on its own (POD)."""
+    events = [
+        e for e in records.events if e.kind is not EventKind.STATEMENT and "moud" in e.drug.groups
+    ]
+    return [i for runs in coverage_by_ingredient(events).values() for i in runs]
+
+
+def _covered_runs(records: PatientRecords, as_of: date) -> list[tuple[int, int]]:
+    """Merged covered runs, with stay days counted as covered (the hospital supplies)."""
+    stays = Censor.of(records.stays, as_of)
+    spans = [(i.start, i.end) for i in moud_intervals(records)]
+    spans += list(zip(stays.starts, stays.ends, strict=True))
+    runs: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if runs and start <= runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], end))
+        else:
+            runs.append((start, end))
+    return runs
+
+
+def episodes(
+    records: PatientRecords, *, as_of: date, params: MoudGapParams | None = None
+) -> list[Episode]:
+    """MOUD treatment episodes up to as_of, each with its gaps of `gap_days` or more."""
+    params = params or MoudGapParams()
+    runs = [r for r in merged(moud_intervals(records)) if r[0] <= as_of.toordinal()]
+    found: list[Episode] = []
+    group: list[tuple[int, int]] = []
+    for run in runs:
+        if group and run[0] - group[-1][1] - 1 >= params.new_episode_days:
+            found.append(_episode(group, params))
+            group = []
+        group.append(run)
+    if group:
+        found.append(_episode(group, params))
+    return found
+
+
+def _episode(runs: list[tuple[int, int]], params: MoudGapParams) -> Episode:
+    holes = gaps(runs, runs[0][0], runs[-1][1])
+    return Episode(
+        start=date.fromordinal(runs[0][0]),
+        end=date.fromordinal(runs[-1][1]),
+        gaps=tuple(
+            (date.fromordinal(a), date.fromordinal(b))
+            for a, b in holes
+            if b - a + 1 >= params.gap_days
+        ),
+    )
+
+
+def assess_moud_gap(
+    records: PatientRecords, *, as_of: date, params: MoudGapParams | None = None
+) -> list[Finding]:
+    """One finding when MOUD coverage in the lookback has a gap of `gap_days` or more."""
+    params = params or MoudGapParams()
+    intervals = moud_intervals(records)
+    if not intervals:
+        return []
+    last = as_of.toordinal()
+    window = last - params.lookback_days + 1
+    recent = [i for i in intervals if i.end >= window and i.start <= last]
+    if not recent:
+        return []  # no MOUD in the lookback: not in treatment (oud-untreated's concern)
+    first = max(window, min(i.start for i in intervals))
+    holes = [
+        (a, b)
+        for a, b in gaps(_covered_runs(records, as_of), first, last)
+        if b - a + 1 >= params.gap_days
+    ]
+    if not holes:
+        return []
+    refs = sorted({i.ref for i in recent})
+    longest = max(b - a + 1 for a, b in holes)
+    listed = "; ".join(
+        f"{date.fromordinal(a).isoformat()} to {date.fromordinal(b).isoformat()} ({b - a + 1} days"
+        + (", still open" if b == last else "")
+        + ")"
+        for a, b in holes
+    )
+    drugs = sorted(
+        {i for e in records.events if e.ref in refs for i in e.drug.ingredients} - {"naloxone"}
+    )
+    since = (as_of - timedelta(days=params.lookback_days - 1)).isoformat()
+    return [
+        Finding(
+            rule=RULE,
+            category=Category.ADHERENCE,
+            severity=Severity.HIGH,
+            patient=records.patient,
+            summary=(
+                f"MOUD coverage gap of {longest} days in the last {params.lookback_days} days"
+                f" ({len(holes)} gap(s) of {params.gap_days}+ days)"
+            ),
+            detail=(
+                f"Supply of **{', '.join(drugs) or 'MOUD'}** left {len(holes)} gap(s) of "
+                f"{params.gap_days} or more consecutive days since {since}: {listed}.\n\n"
+                "HEDIS POD counts treatment as continuous only without a gap of 8 or more "
+                "days; a lapse in opioid use disorder treatment raises the risk of return to "
+                "use and overdose. Suggested step: contact the patient, check for barriers to "
+                "refills, and confirm rescue naloxone is at hand."
+            ),
+            implicated=records.orders_behind(refs),
+            prescribers=records.prescribers_of(refs),
+            authority=AUTHORITY,
+            as_of=as_of,
+        )
+    ]
