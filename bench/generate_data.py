@@ -340,6 +340,22 @@ def generate(out: Path, n: int = 100_000, patients: int = 5_000, seed: int = 202
     return out
 
 
+def validate_sample(out: Path, sample: int = 200, seed: int = 20261127) -> int:
+    """Validate a seeded sample of the files under `out` with fhir.resources R4B; the count.
+
+    Raises:
+        pydantic.ValidationError: a sampled resource is not valid FHIR R4.
+    """
+    from fhir.resources.R4B import get_fhir_model_class
+
+    lines = [line for f in sorted(out.glob("*.ndjson")) for line in f.read_bytes().splitlines()]
+    chosen = random.Random(seed).sample(lines, min(sample, len(lines)))
+    for line in chosen:
+        resource = orjson.loads(line)
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    return len(chosen)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--n", type=int, default=100_000, help="resources to write")
@@ -348,7 +364,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="directory for the NDJSON files")
     args = parser.parse_args()
     generate(args.out, args.n, args.patients, args.seed)
-    print(f"wrote {args.n} resources to {args.out}")
+    print(f"wrote {args.n} resources to {args.out}; {validate_sample(args.out)} sampled valid")
 
 
 if __name__ == "__main__":

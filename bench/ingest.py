@@ -26,7 +26,6 @@ import gc
 import os
 import platform
 import pstats
-import random
 import shutil
 import sqlite3
 import statistics
@@ -35,23 +34,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import import_module
 from importlib.metadata import version
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import orjson
-from fhirclient.models.fhirelementfactory import (  # type: ignore[import-untyped]
-    FHIRElementFactory,
-)
-from fhirclient.models.medicationdispense import (  # type: ignore[import-untyped]
-    MedicationDispense,
-)
-from fhirclient.models.medicationrequest import (  # type: ignore[import-untyped]
-    MedicationRequest,
-)
-from fhirclient.models.observation import Observation  # type: ignore[import-untyped]
-from generate_data import generate
+from fhirclient.models.fhirelementfactory import FHIRElementFactory  # type: ignore[import-untyped]
+from generate_data import generate, validate_sample
 
 from fhirbridge.mappers import MappingContext, Terminology, load_terminology
 from fhirbridge.store import SqlStore, make_engine, upgrade
@@ -60,10 +51,10 @@ from fhirbridge.sync import Ingest, read_files, source_files
 BATCH = 5000  # Ingest's default, and what Services.sync uses
 TARGET_RATE = 20_000  # resources/s end to end into SQLite, one core
 TARGET_RATIO = 5.0  # fhirbridge / fhirclient-based ingest
+# The per-type classes: cheaper than FHIRElementFactory's if-chain, so fhirclient's best case.
 FHIRCLIENT_MODELS: dict[str, Any] = {
-    "MedicationRequest": MedicationRequest,
-    "MedicationDispense": MedicationDispense,
-    "Observation": Observation,
+    name: getattr(import_module(f"fhirclient.models.{name.lower()}"), name)
+    for name in ("MedicationRequest", "MedicationDispense", "Observation")
 }
 
 Run = Callable[[], int]  # a timed body: returns the number of resources it handled
@@ -101,18 +92,9 @@ def baseline(files: list[Path]) -> int:
     count, rows = 0, []
     for line in ndjson_lines(files):
         resource = orjson.loads(line)
-        meta = resource.get("meta") or {}
-        subject = resource.get("subject") or {}
-        rows.append(
-            (
-                resource["resourceType"],
-                resource["id"],
-                meta.get("versionId"),
-                meta.get("lastUpdated"),
-                subject.get("reference"),
-                line,
-            )
-        )
+        rtype, rid, meta = resource["resourceType"], resource["id"], resource.get("meta") or {}
+        patient = (resource.get("subject") or {}).get("reference")
+        rows.append((rtype, rid, meta.get("versionId"), meta.get("lastUpdated"), patient, line))
         if len(rows) >= BATCH:
             count, rows = count + len(rows), []
     return count + len(rows)
@@ -203,20 +185,6 @@ def measure(variant: str, prepare: Prepare, expected: int, repeat: int, work: Pa
     )
 
 
-def spot_check(files: list[Path], sample: int, seed: int) -> None:
-    """Validate a seeded sample of the generated resources with fhir.resources R4B (untimed)."""
-    from fhir.resources.R4B import get_fhir_model_class
-
-    lines = list(ndjson_lines(files))
-    for line in random.Random(seed).sample(lines, min(sample, len(lines))):
-        resource = orjson.loads(line)
-        get_fhir_model_class(resource["resourceType"]).model_validate(resource)  # raises if invalid
-    print(
-        f"valid FHIR R4 (fhir.resources {version('fhir.resources')} R4B): "
-        f"{min(sample, len(lines))}/{min(sample, len(lines))} sampled resources"
-    )
-
-
 def pin_one_core(cpu: int | None) -> str:
     if not hasattr(os, "sched_setaffinity"):
         return "not pinned (no sched_setaffinity)"
@@ -260,31 +228,22 @@ def report(results: list[Result], fhirclient_subset: bool) -> None:
     ratio = ours.rate / theirs.rate
     note = f" (fhirclient measured on {theirs.resources:,} resources)" if fhirclient_subset else ""
     print(f"fhirbridge / fhirclient: {ratio:.1f}x{note}\n")
-    for ok, text in (
-        (
-            ours.rate >= TARGET_RATE,
-            f"fhirbridge end to end into SQLite ≥ {TARGET_RATE:,}/s on one "
-            f"core: {ours.rate:,.0f}/s ({ours.rate / TARGET_RATE:.2f}x the target)",
-        ),
-        (
-            ratio >= TARGET_RATIO,
-            f"fhirbridge ≥ {TARGET_RATIO:.0f}x the fhirclient-based ingest: "
-            f"{ratio:.1f}x ({ratio / TARGET_RATIO:.2f}x the target)",
-        ),
-    ):
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+    rate, goal = ours.rate / TARGET_RATE, ratio / TARGET_RATIO
+    print(
+        f"{'PASS' if rate >= 1 else 'FAIL'}  fhirbridge end to end into SQLite ≥ "
+        f"{TARGET_RATE:,}/s on one core: {ours.rate:,.0f}/s ({rate:.2f}x the target)"
+    )
+    print(
+        f"{'PASS' if goal >= 1 else 'FAIL'}  fhirbridge ≥ {TARGET_RATIO:.0f}x the "
+        f"fhirclient-based ingest: {ratio:.1f}x ({goal:.2f}x the target)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--n", type=int, default=100_000, help="resources to generate")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant")
-    parser.add_argument(
-        "--fhirclient-n",
-        type=int,
-        default=None,
-        help="measure fhirclient on the first N resources (type mix kept)",
-    )
+    parser.add_argument("--fhirclient-n", type=int, help="fhirclient on the first N only")
     parser.add_argument("--patients", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: last)")
@@ -306,7 +265,8 @@ def main() -> None:
             f"generated {args.n:,} resources ({megabytes:.0f} MB NDJSON, "
             f"{', '.join(f.stem for f in files)}) for {args.patients:,} patients"
         )
-        spot_check(files, 200, args.seed)
+        checked = validate_sample(data, 200, args.seed)  # raises on an invalid resource
+        print(f"valid FHIR R4 (fhir.resources R4B): {checked}/{checked} sampled resources")
         terminology = load_terminology()
         sub_n = min(args.fhirclient_n or args.n, args.n)
         limits = subset_limits(files, args.n, sub_n)
