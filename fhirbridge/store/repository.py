@@ -187,10 +187,13 @@ class SqlStore:
                             rule=finding.rule,
                             first_seen=as_of,
                             last_seen=as_of,
+                            opened_on=as_of,
                             body=body,
                         )
                     )
                 else:
+                    if row.status != "open":  # found again: a new episode (write-back lifecycle)
+                        row.opened_on = as_of
                     row.status, row.last_seen, row.resolved_on, row.body = "open", as_of, None, body
                     session.add(row)
             for key, row in existing.items():

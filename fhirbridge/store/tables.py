@@ -73,6 +73,9 @@ class FindingRecord(SQLModel, table=True):
     first_seen: date
     last_seen: date
     resolved_on: date | None = None
+    # Start of the current episode: first_seen, or the day a resolved finding was found again.
+    # Write-back dates a reactivated Flag from it (None in rows older than this column).
+    opened_on: date | None = None
     body: str = Field(sa_column=Column(Text, nullable=False))  # findings.ndjson line
 
 
@@ -160,3 +163,57 @@ class FindingAcknowledgement(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     # JSON list of the finding's evidence refs when acknowledged; NULL: the finding was unknown.
     evidence: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class OutboxEntry(SQLModel, table=True):
+    """A write-back that could not be completed: kept, and sent again on the next run.
+
+    One row per target and resource identifier (a newer attempt replaces the older payload).
+    `pending` rows are retried on the next run; `rejected` rows (the server refused them, or they
+    failed R4B validation) stay for the operator and are retried only when planned again.
+    """
+
+    __tablename__ = "writeback_outbox"
+    __table_args__ = (
+        UniqueConstraint("target", "resource_type", "identifier", name="uq_outbox_identifier"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=500)  # base URL
+    resource_type: str = Field(max_length=64)
+    identifier: str = Field(max_length=300)  # "system|value" (Provenance: its tag)
+    patient_id: str = Field(max_length=200)
+    finding_key: str | None = Field(default=None, max_length=64)
+    rule: str | None = Field(default=None, max_length=64)
+    depends_on: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # the resource JSON
+    status: str = Field(default="pending", max_length=20)  # pending | rejected
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime
+    updated_at: datetime
+
+
+class WriteAudit(SQLModel, table=True):
+    """Local audit of every write-back attempt and its outcome (one row per request outcome)."""
+
+    __tablename__ = "writeback_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, index=True)
+    target: str = Field(max_length=500)
+    profile: str = Field(max_length=40)
+    resource_type: str = Field(max_length=64)
+    identifier: str = Field(index=True, max_length=300)
+    patient_id: str | None = Field(default=None, max_length=200)
+    finding_key: str | None = Field(default=None, max_length=64)
+    # create | conditional-create | update | validate (a local R4B check that failed)
+    action: str = Field(max_length=40)
+    # created | updated | adopted | rejected | pending
+    outcome: str = Field(max_length=20)
+    http_status: int | None = None
+    server_id: str | None = Field(default=None, max_length=128)
+    version_id: str | None = Field(default=None, max_length=128)
+    content_hash: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=2000)  # OperationOutcome text, never bodies
+    at: datetime
