@@ -194,6 +194,15 @@ DRUGS: dict[str, Drug] = {
             schedule="CIV",
         ),
         _local(
+            "zolpidem",
+            111,
+            "Zolpidem Tartrate 10 MG Oral Tablet",
+            **_TAB,
+            **_DAILY,
+            sig="Take 1 tablet (10 mg) by mouth at bedtime",
+            schedule="CIV",
+        ),
+        _local(
             "gabapentin",
             107,
             "Gabapentin 300 MG Oral Capsule",

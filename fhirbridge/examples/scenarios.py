@@ -1,4 +1,4 @@
-"""Constructed example data: the 27 patient scenarios and the findings each is designed to produce.
+"""Constructed example data: the 28 patient scenarios and the findings each is designed to produce.
 
 Day offsets are relative to REFERENCE_DATE (2026-06-30 = day 0). Fill arithmetic follows the
 PDC method in shared/design/CONTRACT.md: a 28-day fill on day d covers days d .. d+27.
@@ -371,6 +371,15 @@ def _p24(c: Chart) -> None:
         -60,
         note="Patient reports taking alprazolam from a relative's supply; no prescription on file.",
     )
+
+
+def _p28(c: Chart) -> None:
+    enc = c.encounter(-59, "fm", "Office visit: chronic back pain")
+    c.condition(*CHRONIC_PAIN, -59, enc)
+    c.course("hydrocodone", "fm", "pharm-a", [-59, -29], 30)
+    c.rescue_naloxone("fm", "pharm-a", -59)
+    c.encounter(-59, "psy", "Psychiatry visit: insomnia")
+    c.course("zolpidem", "psy", "pharm-b", [-59, -29], 30)
 
 
 def _p25(c: Chart) -> None:
@@ -766,6 +775,25 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the dataset's one unusable resource: MedicationRequest/ex-mr-27-2 (day -5) has no "
         "medication[x]; it is skipped with a counted reason (dead letter).",
         build=_p27,
+    ),
+    Scenario(
+        number=28,
+        given="Quinn",
+        family="Abernathy",
+        gender="female",
+        birth="1971-05-19",
+        title="Hydrocodone from family medicine and zolpidem (z-drug hypnotic, local code) from "
+        "the psychiatrist, both dispensed on days -59 and -29 (30 days each): 60 days of "
+        "overlap. Rescue naloxone dispensed.",
+        build=_p28,
+        findings=(
+            Expect(
+                rule="opioid-sedative-hypnotic",
+                severity="high",
+                note="opioid analgesic + z-drug (opioid boxed warning covers other CNS depressants)",
+            ),
+        ),
+        absent=("opioid-benzodiazepine", "naloxone-missing"),
     ),
 )
 

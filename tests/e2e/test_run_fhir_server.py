@@ -98,7 +98,7 @@ def test_run_writes_exact_resources_once(
     assert load_synthea(fhir_base_url, synthea_dir) == 52
 
     first = _run(fhir_base_url, tmp_path, "2026-06-30")
-    assert first["patients_analyzed"] == 79  # 27 constructed + 52 Synthea
+    assert first["patients_analyzed"] == 80  # 28 constructed + 52 Synthea
     assert first["write_errors"] == []
     findings = [
         json.loads(line) for line in (tmp_path / "out" / "findings.ndjson").read_text().splitlines()
