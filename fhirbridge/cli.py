@@ -138,11 +138,24 @@ def run(
 @as_of_option
 @db_option
 @config_option
-def sync(source: str | None, as_of: date | None, db: str | None, config: Path | None) -> None:
-    """Read a source into the store."""
+@click.option(
+    "--cancel-export",
+    is_flag=True,
+    help="Cancel the $export job saved for the connection(s) instead of syncing.",
+)
+def sync(
+    source: str | None, as_of: date | None, db: str | None, config: Path | None, cancel_export: bool
+) -> None:
+    """Read a source into the store (a connection name, a base URL, a path; default: every
+    configured connection, else the example data)."""
     from fhirbridge.workflow import run_sync
 
     with _services(config, db) as services:
+        if cancel_export:
+            from fhirbridge.sync.connections import cancel_exports
+
+            click.echo(cancel_exports(services.settings.connections, source, services.store))
+            return
         report = run_sync(
             services, source=source, as_of=as_of or _as_of_default(), progress=_progress
         )
@@ -249,6 +262,36 @@ def api_token_new(name: str, role: str) -> None:
     click.echo(f"token (shown once; give it to {name}): {token}")
     click.echo("add to the [api] tokens_file:")
     click.echo(f'[[tokens]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(token)}"')
+
+
+@cli.group()
+def keys() -> None:
+    """Signing keys for SMART Backend Services (client assertions)."""
+
+
+@keys.command("generate")
+@click.option("--alg", type=click.Choice(["ES384", "RS384"]), default="ES384", show_default=True)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("keys"),
+    show_default=True,
+    help="Directory for private-key.pem (mode 0600) and jwks.json.",
+)
+def keys_generate(alg: str, out: Path) -> None:
+    """Write a new key pair; register jwks.json (or the JWKS `fhirbridge serve` publishes)."""
+    from fhirbridge.sync.keys import write_key_pair
+
+    try:
+        private, jwks, kid = write_key_pair(out, alg)
+    except FileExistsError:
+        raise ConfigError(
+            str(out / "private-key.pem"), "", "a key is already there; it is never overwritten"
+        ) from None
+    click.echo(f"private key: {private} (mode 0600; set private_key_file to it)")
+    click.echo(f"public JWKS: {jwks} (register it with the EHR)")
+    click.echo(f"kid: {kid}")
 
 
 @contextmanager

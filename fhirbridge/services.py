@@ -34,6 +34,8 @@ from fhirbridge.settings import Settings
 from fhirbridge.store import SqlStore
 from fhirbridge.store.suppression import acknowledgements, mark_suppressed
 from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, pull, read_files
+from fhirbridge.sync.connections import pull_all as pull_connections
+from fhirbridge.sync.connections import resolve as resolve_connections
 from fhirbridge.sync.items import Received
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,14 @@ class Services:
     def sync(
         self, source: str | None, as_of: date, run_id: int | None, progress: Progress = _no_progress
     ) -> IngestCounts:
+        # A connection name, a base URL, or every configured connection: incremental pulls with
+        # cursors (fhirbridge.sync.connections); a path or the example data: read as files.
+        connections = resolve_connections(self.settings.connections, source)
+        if connections is not None:
+            ctx = MappingContext(terminology=self.terminology)
+            return pull_connections(
+                connections, self.store, ctx, run_id=run_id, now=self.now, progress=progress
+            )
         items, label = self.open_source(source, as_of)
         ingest = Ingest(
             self.store,

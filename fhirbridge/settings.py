@@ -86,11 +86,21 @@ SCHEMA: dict[str, Any] = {
                     "name": {"type": "string", "minLength": 1},
                     "base_url": {"type": "string", "pattern": "^https?://"},
                     "auth": {"enum": ["none", "smart-backend"]},
-                    "client_id": {"type": "string"},
+                    "client_id": {"type": "string", "minLength": 1},
                     "token_url": {"type": "string", "pattern": "^https?://"},
-                    "private_key_file": {"type": "string"},
+                    "private_key_file": {"type": "string", "minLength": 1},
                     "scopes": {"type": "string"},
+                    "scope_style": {"enum": ["v2", "v1"]},  # system/X.rs or system/X.read
+                    "kid": {"type": "string", "minLength": 1},
+                    "alg": {"enum": ["RS384", "ES384"]},
                     "target": {"enum": list(TARGETS)},
+                    "pull": {"enum": ["search", "bulk"]},
+                    "group": {"type": "string", "pattern": "^(Group/)?[A-Za-z0-9\\-.]{1,64}$"},
+                    "patients": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                    "page_size": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "overlap_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+                    "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+                    "max_retries": {"type": "integer", "minimum": 0, "maximum": 20},
                 },
             },
         },
@@ -129,10 +139,28 @@ SCHEMA: dict[str, Any] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Connection:
+    """One EHR (tenant): its base URL, auth, target profile, and how it is pulled."""
+
     name: str
     base_url: str
-    auth: str = "none"
+    auth: str = "none"  # none | smart-backend
     target: str = "fhir-full"
+    client_id: str | None = None
+    token_url: str | None = None  # default: discovered from .well-known/smart-configuration
+    private_key_file: str | None = None  # a path; secrets are never defaults or inline TOML
+    # PEM text from FHIRBRIDGE_CONNECTIONS_<NAME>_PRIVATE_KEY (environment only); kept out of repr.
+    private_key_pem: str | None = field(default=None, repr=False)
+    scopes: str | None = None  # default: read scopes for the types pulled, in `scope_style`
+    scope_style: str = "v2"
+    kid: str | None = None  # default: the key's RFC 7638 thumbprint (what `keys generate` prints)
+    alg: str | None = None  # default: from the key (RSA → RS384, P-384 → ES384)
+    pull: str = "search"  # search (incremental _lastUpdated) | bulk ($export)
+    group: str | None = None  # "Group/<id>": patient-scoped pulls and Group-level $export
+    patients: tuple[str, ...] = ()  # patient-scoped pulls for these patients
+    page_size: int = 200
+    overlap_seconds: int = 300  # re-read window behind each cursor (ARCHITECTURE.md)
+    timeout_seconds: float = 60.0
+    max_retries: int = 6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,12 +239,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         device=writeback.get("device", "Device/fhirbridge"),
         organization=writeback.get("organization"),
         security_labels=tuple(writeback.get("security_labels", ("PSY", "ETH"))),
-        connections=tuple(
-            Connection(
-                **{k: v for k, v in c.items() if k in ("name", "base_url", "auth", "target")}
-            )
-            for c in data.get("connections", ())
-        ),
+        writeback_profiles=writeback.get("profiles", {}),
+        connections=_connections(data.get("connections", ()), environ, name),
         mappings=load_mapping_files(data.get("mappings", {}).get("paths", ())),
         config_file=str(path) if path else None,
         cds_base_url=data.get("cds_hooks", {}).get("base_url"),
@@ -225,6 +249,44 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             CdsClientSetting(**c) for c in data.get("cds_hooks", {}).get("clients", ())
         ),
     )
+
+
+def _connections(items: Any, environ: Mapping[str, str], file: str) -> tuple[Connection, ...]:
+    """Connections with their environment overrides, checked as combinations.
+
+    `FHIRBRIDGE_CONNECTIONS_<NAME>_<KEY>` overrides `key` of the connection named NAME (upper
+    case, other characters as `_`), e.g. `FHIRBRIDGE_CONNECTIONS_EPIC_PROD_CLIENT_ID`; the PEM
+    text itself may come only from the environment, as `..._PRIVATE_KEY`.
+
+    Raises:
+        ConfigError: a duplicate name, or auth = "smart-backend" without a client id and a key.
+    """
+    found: list[Connection] = []
+    for index, item in enumerate(items):
+        values = dict(item)
+        name = "".join(ch if ch.isalnum() else "_" for ch in str(values["name"]).upper())
+        prefix = f"FHIRBRIDGE_CONNECTIONS_{name}_"
+        for key in ("client_id", "token_url", "private_key_file", "scopes", "kid"):
+            if environ.get(prefix + key.upper()):
+                values[key] = environ[prefix + key.upper()]
+        pem = environ.get(prefix + "PRIVATE_KEY") or None
+        where = f"connections/{index}"
+        if any(c.name == values["name"] for c in found):
+            raise ConfigError(file, f"{where}/name", f"duplicate connection {values['name']!r}")
+        if values.get("auth") == "smart-backend":
+            if not values.get("client_id"):
+                raise ConfigError(file, where, "auth = smart-backend needs client_id")
+            if not values.get("private_key_file") and not pem:
+                problem = f"auth = smart-backend needs private_key_file (or {prefix}PRIVATE_KEY)"
+                raise ConfigError(file, where, problem)
+        if values.get("group") and values.get("patients"):
+            raise ConfigError(file, where, "give group or patients, not both")
+        group = values.get("group")
+        if group and not str(group).startswith("Group/"):
+            values["group"] = f"Group/{group}"
+        values["patients"] = tuple(values.get("patients", ()))
+        found.append(Connection(**values, private_key_pem=pem))
+    return tuple(found)
 
 
 def _suppression(data: dict[str, Any], name: str) -> SuppressionParams:

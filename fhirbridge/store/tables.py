@@ -111,6 +111,24 @@ class SyncCursor(SQLModel, table=True):
     updated_at: datetime
 
 
+class BulkExport(SQLModel, table=True):
+    """A Bulk Data `$export` job in progress, saved before polling so a crash can resume it.
+
+    The row goes once every file is committed; the manifest's `transactionTime` then becomes the
+    `$export` cursor in `sync_cursor` (the next `_since`).
+    """
+
+    __tablename__ = "bulk_export"
+
+    source: str = Field(primary_key=True, max_length=500)  # connection name + export scope
+    status_url: str = Field(max_length=2000)  # Content-Location of the kick-off
+    since: str | None = Field(default=None, max_length=40)  # the `_since` it was asked with
+    manifest: str | None = Field(default=None, sa_column=Column(Text))  # once complete
+    files_done: str = Field(default="[]", sa_column=Column(Text))  # JSON list of committed URLs
+    kicked_off_at: datetime
+    updated_at: datetime
+
+
 class CdsFeedback(SQLModel, table=True):
     """CDS Hooks feedback on a card: accepted or overridden, with the clinician's reason code.
 

@@ -289,6 +289,38 @@ class FhirClient:
         """GET `[base]/metadata`: the server's CapabilityStatement."""
         return json_object(self._request("GET", "metadata"), "GET")
 
+    def send(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        params: SearchParams | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """One request through the retrying path, for operations outside plain REST
+        (`$export` kick-off, status polls, DELETE of a job).
+
+        Returns:
+            The response; its status is below 400 (202 and 3xx included).
+
+        Raises:
+            As `_exchange`.
+        """
+        return self._request(method, url_or_path, params=params, headers=headers)
+
+    @property
+    def session(self) -> requests.Session:
+        """The session, for streaming downloads that must not go through `send`."""
+        return self._session
+
+    @property
+    def auth(self) -> requests.auth.AuthBase | None:
+        return self._auth
+
+    def same_origin(self, url: str) -> bool:
+        """Whether `url` is on this server's origin (where auth may be sent)."""
+        return origin(url) == self._origin
+
     def close(self) -> None:
         """Close the session, if this client made it."""
         if self._owns_session:

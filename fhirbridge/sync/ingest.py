@@ -30,14 +30,23 @@ class IngestCounts:
     stored: Counter[str] = field(default_factory=Counter)  # by resource type
     skipped: Counter[str] = field(default_factory=Counter)  # by reason
     dead_lettered: int = 0
+    duplicates: Counter[str] = field(default_factory=Counter)  # same id+version as stored, by type
+    # connection name → its pull: per type read/stored/duplicates/cursor, restarts, network
+    # counts (requests, retries by kind, token fetches), or the $export job's figures.
+    connections: dict[str, Any] = field(default_factory=dict)
 
     def as_report(self) -> dict[str, Any]:
-        return {
+        report = {
             "resources_read": dict(sorted(self.read.items())),
             "resources_stored": dict(sorted(self.stored.items())),
             "skipped_at_sync": dict(sorted(self.skipped.items())),
             "dead_lettered_at_sync": self.dead_lettered,
         }
+        if self.duplicates:
+            report["duplicates_at_sync"] = dict(sorted(self.duplicates.items()))
+        if self.connections:
+            report["sync_connections"] = self.connections
+        return report
 
 
 class Ingest:
@@ -64,6 +73,11 @@ class Ingest:
             self.add(item)
         self.flush()
         return self.counts
+
+    def duplicate(self, resource_type: str) -> None:
+        """Count a resource read again but not stored: the store holds that version already."""
+        self.counts.read[resource_type] += 1
+        self.counts.duplicates[resource_type] += 1
 
     def add(self, item: SourceItem) -> None:
         if isinstance(item, Unreadable):

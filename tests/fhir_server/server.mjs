@@ -34,6 +34,12 @@
 // - HTTP details the router leaves to its host: Content-Type application/fhir+json, ETag
 //   W/"<versionId>", Last-Modified, Location on create/update, Prefer: return=minimal.
 //
+// - Bulk Data: a small `$export` (system, Patient, Group level) over the same repository, with
+//   status polling, NDJSON files behind a 307 to another origin, and DELETE (export.mjs).
+// - `POST /$seed` (not FHIR) stores a resource keeping the meta.lastUpdated and meta.versionId it
+//   is sent with (Medplum's seeding mode), so tests can commit a resource "late": with a
+//   lastUpdated behind a client's cursor, as a slow transaction or a skewed clock would.
+//
 // Known differences from an EHR that tests must not rely on (doc): version ids are UUIDs, history
 // lists the oldest version first, reading a deleted resource gives 404 (not 410), no
 // authentication, PUT to a new id answers 200 (not 201), and system-level search (`GET /?_type=`)
@@ -48,6 +54,7 @@ const { FhirRouter } = await import('@medplum/fhir-router');
 const { allOk, getSearchParameters, getStatus } = await import('@medplum/core');
 const { loadDefinitions, resourceTypes } = await import('./schema.mjs');
 const { TestRepository } = await import('./repository.mjs');
+const { ExportJobs } = await import('./export.mjs');
 
 const DEFAULT_COUNT = 20;
 const MAX_COUNT = 1000;
@@ -55,6 +62,8 @@ const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 loadDefinitions();
 const repo = new TestRepository();
+const exports = new ExportJobs(repo);
+await exports.listen();
 const router = new FhirRouter();
 const routerConfig = { transactions: true };
 const startedAt = new Date().toISOString();
@@ -178,6 +187,16 @@ function parseBody(req, raw) {
   return JSON.parse(raw.toString('utf8'));
 }
 
+// Test-only: store a resource as given, meta.lastUpdated included (validated like any write).
+async function seed(resource) {
+  if (!resource?.resourceType || !resource?.id || !resource?.meta?.lastUpdated) {
+    return { status: 400, body: errorOutcome('invalid', '$seed needs resourceType, id and meta.lastUpdated') };
+  }
+  const exists = repo.resources.get(resource.resourceType)?.has(resource.id) ?? false;
+  const stored = await repo.withSeeding(() => repo.createResource(resource, undefined, exists));
+  return { status: 200, headers: versionHeaders(stored), body: stored };
+}
+
 async function handle(req, raw) {
   const origin = `http://${req.headers.host ?? `127.0.0.1:${server.address().port}`}`;
   const url = new URL(req.url, origin);
@@ -186,6 +205,7 @@ async function handle(req, raw) {
 
   if (method === 'POST' && url.pathname === '/$reset') {
     repo.clear();
+    exports.reset();
     return { status: 200, body: allOk };
   }
   if (method === 'GET' && url.pathname === '/metadata') {
@@ -202,6 +222,11 @@ async function handle(req, raw) {
   } catch (err) {
     return { status: 400, body: errorOutcome('invalid', `Invalid request body: ${err.message}`) };
   }
+
+  if (method === 'POST' && url.pathname === '/$export-config') return exports.configure(body);
+  if (method === 'POST' && url.pathname === '/$seed') return seed(body);
+  const exportReply = exports.handle(method, url, segments, origin, req.headers);
+  if (exportReply) return exportReply;
 
   let routedUrl = `${url.pathname}${url.search}`;
   const search = searchParamsOf(method, segments, url.search, body);
