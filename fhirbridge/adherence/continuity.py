@@ -12,8 +12,9 @@ HEDIS Pharmacotherapy for Opioid Use Disorder (clinical-anchors.md 1.3):
 `moud-gap` raises one finding when MOUD coverage in the last 180 days (from the start of
 treatment, if that is later) has such a gap, including a gap still open on as_of. Methadone
 counts only when configured: the terminology puts it in the `moud` group only then
-(ARCHITECTURE.md: opioid treatment program dosing is usually outside the EHR). Days in
-hospital are not gap days: the hospital supplies the medication.
+(ARCHITECTURE.md: opioid treatment program dosing is usually outside the EHR). Inpatient stays
+are censored as for PDC (adherence/inpatient.py): hospital days are not gap days, supply on hand
+at admission resumes after discharge, and gap lengths count days outside hospital.
 """
 
 from __future__ import annotations
@@ -43,26 +44,17 @@ class Episode:
     gaps: tuple[tuple[date, date], ...]  # uncovered runs of `gap_days` or more inside it
 
 
-def moud_intervals(records: PatientRecords) -> list[Interval]:
-    """Supply intervals of every MOUD product, each carried over on its own (POD)."""
+def moud_intervals(records: PatientRecords, censor: Censor | None = None) -> list[Interval]:
+    """Supply intervals of every MOUD product, each carried over on its own (POD).
+
+    With a censor, intervals are positions: supply on hand at admission resumes after discharge.
+    """
     events = [
         e for e in records.events if e.kind is not EventKind.STATEMENT and "moud" in e.drug.groups
     ]
-    return [i for runs in coverage_by_ingredient(events).values() for i in runs]
-
-
-def _covered_runs(records: PatientRecords, as_of: date) -> list[tuple[int, int]]:
-    """Merged covered runs, with stay days counted as covered (the hospital supplies)."""
-    stays = Censor.of(records.stays, as_of)
-    spans = [(i.start, i.end) for i in moud_intervals(records)]
-    spans += list(zip(stays.starts, stays.ends, strict=True))
-    runs: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if runs and start <= runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], max(runs[-1][1], end))
-        else:
-            runs.append((start, end))
-    return runs
+    position = censor.position if censor else None
+    runs = coverage_by_ingredient(events, position=position)
+    return [i for product in runs.values() for i in product]
 
 
 def episodes(
@@ -70,30 +62,34 @@ def episodes(
 ) -> list[Episode]:
     """MOUD treatment episodes up to as_of, each with its gaps of `gap_days` or more."""
     params = params or MoudGapParams()
-    runs = [r for r in merged(moud_intervals(records)) if r[0] <= as_of.toordinal()]
+    censor = Censor.of(records.stays, as_of)
+    last = censor.last(as_of.toordinal()) if censor else as_of.toordinal()
+    runs = [r for r in merged(moud_intervals(records, censor)) if r[0] <= last]
     found: list[Episode] = []
     group: list[tuple[int, int]] = []
     for run in runs:
         if group and run[0] - group[-1][1] - 1 >= params.new_episode_days:
-            found.append(_episode(group, params))
+            found.append(_episode(group, params, censor))
             group = []
         group.append(run)
     if group:
-        found.append(_episode(group, params))
+        found.append(_episode(group, params, censor))
     return found
 
 
-def _episode(runs: list[tuple[int, int]], params: MoudGapParams) -> Episode:
+def _episode(runs: list[tuple[int, int]], params: MoudGapParams, censor: Censor) -> Episode:
     holes = gaps(runs, runs[0][0], runs[-1][1])
     return Episode(
-        start=date.fromordinal(runs[0][0]),
-        end=date.fromordinal(runs[-1][1]),
-        gaps=tuple(
-            (date.fromordinal(a), date.fromordinal(b))
-            for a, b in holes
-            if b - a + 1 >= params.gap_days
-        ),
+        start=_calendar(censor, runs[0][0], runs[0][0])[0],
+        end=_calendar(censor, runs[-1][1], runs[-1][1])[1],
+        gaps=tuple(_calendar(censor, a, b) for a, b in holes if b - a + 1 >= params.gap_days),
     )
+
+
+def _calendar(censor: Censor, first: int, last: int) -> tuple[date, date]:
+    """Positions [first, last] as calendar dates (first and last day; stays lie inside)."""
+    runs = censor.calendar(first, last) if censor else [(first, last)]
+    return date.fromordinal(runs[0][0]), date.fromordinal(runs[-1][1])
 
 
 def assess_moud_gap(
@@ -101,28 +97,33 @@ def assess_moud_gap(
 ) -> list[Finding]:
     """One finding when MOUD coverage in the lookback has a gap of `gap_days` or more."""
     params = params or MoudGapParams()
-    intervals = moud_intervals(records)
+    censor = Censor.of(records.stays, as_of)
+    intervals = moud_intervals(records, censor)
     if not intervals:
         return []
-    last = as_of.toordinal()
-    window = last - params.lookback_days + 1
+
+    def position(day: date) -> int:
+        return censor.position(day.toordinal()) if censor else day.toordinal()
+
+    last = censor.last(as_of.toordinal()) if censor else as_of.toordinal()
+    window = position(as_of - timedelta(days=params.lookback_days - 1))
     recent = [i for i in intervals if i.end >= window and i.start <= last]
     if not recent:
         return []  # no MOUD in the lookback: not in treatment (oud-untreated's concern)
     first = max(window, min(i.start for i in intervals))
     holes = [
-        (a, b)
-        for a, b in gaps(_covered_runs(records, as_of), first, last)
-        if b - a + 1 >= params.gap_days
+        (a, b) for a, b in gaps(merged(intervals), first, last) if b - a + 1 >= params.gap_days
     ]
     if not holes:
         return []
     refs = sorted({i.ref for i in recent})
     longest = max(b - a + 1 for a, b in holes)
     listed = "; ".join(
-        f"{date.fromordinal(a).isoformat()} to {date.fromordinal(b).isoformat()} ({b - a + 1} days"
-        + (", still open" if b == last else "")
-        + ")"
+        "{} to {} ({} days{})".format(
+            *(d.isoformat() for d in _calendar(censor, a, b)),
+            b - a + 1,
+            ", still open" if b == last else "",
+        )
         for a, b in holes
     )
     drugs = sorted(

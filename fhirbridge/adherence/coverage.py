@@ -9,7 +9,7 @@ Fills of different ingredients are not shifted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from fhirbridge.records import EventKind, MedicationEvent
@@ -141,12 +141,13 @@ def merged(intervals: Iterable[Interval]) -> list[tuple[int, int]]:
 
 
 def coverage_by_ingredient(
-    events: Iterable[MedicationEvent],
+    events: Iterable[MedicationEvent], *, position: Callable[[int], int] | None = None
 ) -> dict[tuple[str, ...], list[Interval]]:
     """Supply intervals per product ingredients, each product choosing dispenses or orders.
 
     Used by overlap rules: a drug the pharmacy dispensed is judged on its dispenses; a drug
-    known only from orders is judged on the orders (CONTRACT.md fill basis).
+    known only from orders is judged on the orders (CONTRACT.md fill basis). `position` maps a
+    fill's day to a censored position (adherence/inpatient.py); intervals are then positions.
     """
     by_drug: dict[tuple[str, ...], list[MedicationEvent]] = {}
     for event in events:
@@ -154,7 +155,14 @@ def coverage_by_ingredient(
     result: dict[tuple[str, ...], list[Interval]] = {}
     for drug, drug_events in sorted(by_drug.items()):
         fills, _ = select_fills(drug_events)
-        intervals = carry_over(fills)
+        if position is None:
+            intervals = carry_over(fills)
+        else:
+            intervals = carry_over_days(
+                (position(f.start.toordinal()), f.days_supply, drug, f.ref)
+                for f in fills
+                if f.days_supply
+            )
         if intervals:
             result[drug] = intervals
     return result
