@@ -83,7 +83,10 @@ def assess_multiple_prescribers(
     both = many_prescribers and many_pharmacies
     if not (both if params.require_both else many_prescribers or many_pharmacies):
         return []
-    counted = f"{len(prescribers)} prescribers and {len(pharmacies)} pharmacies"
+    counted = (
+        f"{len(prescribers)} prescriber{'s' if len(prescribers) != 1 else ''} and "
+        f"{len(pharmacies)} pharmac{'ies' if len(pharmacies) != 1 else 'y'}"
+    )
     detail = (
         f"Controlled substances (**{names(events)}**) were ordered or dispensed by {counted} "
         f"in the last {params.window_days} days (thresholds: {params.min_prescribers} "
