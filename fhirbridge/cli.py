@@ -246,6 +246,26 @@ def db_upgrade(db: str | None, config: Path | None) -> None:
         click.echo("database is at the newest schema revision")
 
 
+@cli.group()
+def mappings() -> None:
+    """Integrator mapping files (local and NDC codes, prescriber roles)."""
+
+
+@mappings.command("validate")
+@click.argument("path", type=click.Path(path_type=Path))
+def mappings_validate(path: Path) -> None:
+    """Check one mapping file: its schema, and every ingredient against the drug table."""
+    from fhirbridge.mappers import load_terminology
+    from fhirbridge.mappers.integrator import validate_mapping_file
+
+    if not path.is_file():
+        raise ConfigError(str(path), "", "cannot read mapping: no such file")
+    found = validate_mapping_file(str(path))
+    load_terminology(local_codes=found.medications, origins=found.origins)
+    roles = len(found.practitioners) + len(found.organizations) + len(found.departments)
+    click.echo(f"{path}: OK ({len(found.medications)} medication codes, {roles} prescriber roles)")
+
+
 @cli.group("api-token")
 def api_token() -> None:
     """Operator API bearer tokens."""
