@@ -176,6 +176,8 @@ def analyze_patient(
     for name, rule in RULES.items():
         if rule is not None and name in enabled:
             findings.extend(rule(records, as_of, params))
+    if records.deceased is not None and records.deceased <= as_of:
+        findings = []  # nobody acts on an alert about a patient who has died (Patient.deceased)
     return PatientAnalysis(
         findings=tuple(sorted(findings, key=sort_key)),
         adherence=adherence.results,

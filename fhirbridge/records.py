@@ -108,6 +108,14 @@ class InpatientStay:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VitalStatus:
+    """Patient.deceased[x]: whether and when the patient died."""
+
+    patient: str
+    deceased: date | None  # deceasedDateTime's date; date.min for deceasedBoolean true
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Prescriber:
     """A practitioner and the role fhirbridge assigns them."""
 
@@ -124,6 +132,7 @@ class PatientRecords:
     events: tuple[MedicationEvent, ...] = ()
     observations: tuple[ObservationRecord, ...] = ()
     conditions: tuple[ConditionRecord, ...] = ()  # diagnoses, e.g. opioid use disorder
+    deceased: date | None = None  # from Patient.deceased[x]: no findings after this day
     prescribers: dict[str, Prescriber] = field(default_factory=dict)  # by ref; not hashed
     stays: tuple[InpatientStay, ...] = ()  # inpatient encounters, by admission day
 

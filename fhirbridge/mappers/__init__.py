@@ -16,6 +16,7 @@ from fhirbridge.mappers.medication_dispense import to_dispense
 from fhirbridge.mappers.medication_request import to_order
 from fhirbridge.mappers.medication_statement import to_statement
 from fhirbridge.mappers.observation import to_observation
+from fhirbridge.mappers.patient import to_vital_status
 from fhirbridge.mappers.prescriber import (
     RoleTable,
     load_role_table,
@@ -31,6 +32,7 @@ MAPPERS: dict[str, Callable[[FhirJson, MappingContext], Any]] = {
     "MedicationStatement": to_statement,
     "Observation": to_observation,
     "Condition": to_condition,
+    "Patient": to_vital_status,  # deceased[x] only: no findings about a patient who has died
     "Encounter": to_inpatient_stay,  # inpatient stays only; other classes are counted skips
 }
 

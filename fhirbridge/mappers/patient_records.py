@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from fhirbridge.errors import MappingError, NotApplicable
 from fhirbridge.mappers.condition import to_condition
@@ -14,6 +15,7 @@ from fhirbridge.mappers.medication_dispense import to_dispense
 from fhirbridge.mappers.medication_request import to_order
 from fhirbridge.mappers.medication_statement import to_statement
 from fhirbridge.mappers.observation import to_observation
+from fhirbridge.mappers.patient import to_vital_status
 from fhirbridge.records import (
     ConditionRecord,
     InpatientStay,
@@ -53,6 +55,7 @@ def to_patient_records(
     events: list[MedicationEvent] = []
     observations: list[ObservationRecord] = []
     conditions: list[ConditionRecord] = []
+    deceased: date | None = None
     stays: list[InpatientStay] = []
     skips: list[Skip] = []
     for resource in resources:
@@ -61,6 +64,8 @@ def to_patient_records(
         try:
             if rtype == "Observation":
                 observations.append(to_observation(resource))
+            elif rtype == "Patient":
+                deceased = to_vital_status(resource).deceased
             elif rtype == "Condition":
                 conditions.append(to_condition(resource))
             elif rtype in _EVENT_MAPPERS:
@@ -83,6 +88,7 @@ def to_patient_records(
             events=tuple(events),
             observations=tuple(observations),
             conditions=tuple(conditions),
+            deceased=deceased,
             prescribers=known,
             stays=tuple(stays),
         ),

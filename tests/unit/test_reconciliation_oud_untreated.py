@@ -6,13 +6,16 @@ disorders) and the SNOMED codes of the CDC value set "Opioid misuse disorders".
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import pytest
 
+from fhirbridge.analysis import analyze_patient
 from fhirbridge.errors import MappingError, NotApplicable
 from fhirbridge.mappers import to_condition
+from fhirbridge.mappers.patient import to_vital_status
 from fhirbridge.reconciliation import OudUntreatedParams, assess_oud_untreated
 from fhirbridge.records import ConditionRecord, MedicationEvent, PatientRecords
 from tests.unit.factories import order, statement
@@ -176,3 +179,29 @@ def test_pain_patch_and_rescue_naloxone_are_not_treatment() -> None:
         order("nlx", NALOXONE, date(2025, 3, 1), 30, "Practitioner/pcp"),
     )
     assert len(assess_oud_untreated(records, as_of=AS_OF)) == 1
+
+
+# ---- no findings about a patient who has died ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "deceased"),
+    [
+        ({"deceasedDateTime": "2025-02-01T10:00:00+00:00"}, date(2025, 2, 1)),
+        ({"deceasedBoolean": True}, date.min),  # date unknown: before any as_of
+        ({"deceasedBoolean": False}, None),
+        ({}, None),
+    ],
+    ids=["date", "boolean", "alive", "unknown"],
+)
+def test_vital_status(fields: dict[str, Any], deceased: date | None) -> None:
+    status = to_vital_status({"resourceType": "Patient", "id": "p1", **fields})
+    assert (status.patient, status.deceased) == ("Patient/p1", deceased)
+
+
+@pytest.mark.parametrize(
+    ("died", "findings"), [(date(2025, 3, 31), 0), (date(2025, 4, 1), 1), (None, 1)]
+)
+def test_analysis_raises_nothing_about_a_patient_who_died(died: date | None, findings: int) -> None:
+    records = replace(_patient(to_condition(_condition("F11.20"))), deceased=died)
+    assert len(analyze_patient(records, as_of=AS_OF).findings) == findings
