@@ -171,6 +171,7 @@ class Services:
                     label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
                     result.unmapped_medications[label or "(no code or text)"] += 1
             result.mapped["Observation"] += len(records.observations)
+            result.mapped["Condition"] += len(records.conditions)
             if records.stays:
                 result.mapped["Encounter"] += len(records.stays)
             result.imputed.update(basis for _, basis in analysis.imputed)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from fhirbridge.analysis import AnalysisParams
 from fhirbridge.cli import main
 from fhirbridge.errors import ConfigError
 from fhirbridge.mappers import (
@@ -22,6 +23,7 @@ from fhirbridge.mappers import (
     load_terminology,
     prescribers_from,
 )
+from fhirbridge.reconciliation import RULE_PARAMS
 from fhirbridge.records import PrescriberRole
 from fhirbridge.settings import load_settings
 
@@ -322,3 +324,16 @@ def test_bad_rule_configuration_is_one_line_and_exit_2(
         f"fhirbridge: error: {file}: analysis/rules/methadone-qt/high_ms: "
         "900 is greater than the maximum of 800"
     ]
+
+
+def test_example_configuration_states_the_defaults() -> None:
+    # config/fhirbridge.example.toml documents every reconciliation rule's parameters: the
+    # values written there are the defaults, so the file cannot drift from the code.
+    example = Path(__file__).resolve().parents[2] / "config" / "fhirbridge.example.toml"
+    configured = load_settings(example, environ={}).analysis
+    defaults = AnalysisParams()
+    for rule, (attr, _) in RULE_PARAMS.items():
+        assert getattr(configured, attr) == getattr(defaults, attr), rule
+    assert configured.suppression == defaults.suppression
+    text = example.read_text(encoding="utf-8")
+    assert all(f"[analysis.rules.{rule}]" in text for rule in RULE_PARAMS)
