@@ -790,7 +790,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             Expect(
                 rule="opioid-sedative-hypnotic",
                 severity="high",
-                note="opioid analgesic + z-drug (opioid boxed warning covers other CNS depressants)",
+                note="opioid analgesic + z-drug (the opioid boxed warning covers them)",
             ),
         ),
         absent=("opioid-benzodiazepine", "naloxone-missing"),
