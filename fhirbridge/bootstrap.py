@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fhirbridge.mappers import load_role_table, load_terminology
 from fhirbridge.services import Services
@@ -43,4 +46,17 @@ def build_services(
         roles=load_role_table(mappings=settings.mappings),
         now=utc_now,
         client_factory=partial(FhirClient, max_retries=client_retries),
+        writeback_hook=_test_crash_hook(),
     )
+
+
+def _test_crash_hook() -> Callable[[Any], None] | None:
+    """TEST ONLY: FHIRBRIDGE_TEST_CRASH_AFTER_WRITE=<ResourceType>[:<n>] makes the write-back
+    SIGKILL this process after the server accepted that write and before the ledger records it
+    (tests/integration/test_writeback_crash.py). Never set it in production."""
+    spec = os.environ.get("FHIRBRIDGE_TEST_CRASH_AFTER_WRITE")
+    if not spec:
+        return None
+    from fhirbridge.writeback import crash_after_write
+
+    return crash_after_write(spec)

@@ -89,7 +89,10 @@ target_option = click.option(
     "target",
     type=click.Choice(TARGETS),
     default=None,
-    help="Where findings are written back (default bundle-file).",
+    help=(
+        "Where findings are written back (default: the target of the configured connection "
+        "whose base_url is --source, else bundle-file)."
+    ),
 )
 
 
@@ -127,7 +130,7 @@ def run(
             source=source,
             as_of=as_of or _as_of_default(),
             out=out,
-            target=target or "bundle-file",
+            target=target,
             progress=_progress,
         )
     _print_summary(report, out)
@@ -182,7 +185,11 @@ def analyze(as_of: date | None, out: Path, db: str | None, config: Path | None) 
 
 @cli.command()
 @click.option(
-    "--source", "source", default=None, metavar="URL", help="FHIR base URL to write to (fhir-full)."
+    "--source",
+    "source",
+    default=None,
+    metavar="URL",
+    help="FHIR base URL to write to (fhir-full, ehr-restricted).",
 )
 @as_of_option
 @out_option
@@ -197,7 +204,7 @@ def writeback(
     config: Path | None,
     target: str | None,
 ) -> None:
-    """Write the open findings back (bundle file, or a FHIR server)."""
+    """Write the store's findings back, open and resolved (bundle file, or a FHIR server)."""
     from fhirbridge.workflow import run_writeback
 
     with _services(config, db) as services:
@@ -206,7 +213,7 @@ def writeback(
             source=source,
             as_of=as_of or _as_of_default(),
             out=out,
-            target=target or "bundle-file",
+            target=target,
         )
     click.echo(_written_line(report.get("written", {})))
 

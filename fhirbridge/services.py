@@ -87,6 +87,9 @@ class Services:
     roles: RoleTable
     now: Callable[[], datetime]
     client_factory: Callable[[str], FhirClient] = FhirClient
+    # TEST ONLY: called after the server accepted a write-back, before the ledger records it
+    # (bootstrap.py wires FHIRBRIDGE_TEST_CRASH_AFTER_WRITE; writeback.crash_after_write).
+    writeback_hook: Callable[[Any], None] | None = None
 
     def close(self) -> None:
         """Release database connections (the CLI calls this when a command ends)."""

@@ -74,6 +74,13 @@ SCHEMA: dict[str, Any] = {
                     "pattern": "^Organization/[A-Za-z0-9\\-.]{1,64}$",
                 },
                 "security_labels": {"type": "array", "items": {"enum": ["PSY", "ETH"]}},
+                # [writeback.profiles.<target>]: options of one target profile; each profile
+                # module checks its own (writeback/profile.py, e.g. ehr_restricted.py).
+                "profiles": {
+                    "type": "object",
+                    "propertyNames": {"enum": list(TARGETS)},
+                    "additionalProperties": {"type": "object"},
+                },
             },
         },
         "connections": {
@@ -181,6 +188,7 @@ class Settings:
     device: str = "Device/fhirbridge"
     organization: str | None = None
     security_labels: tuple[str, ...] = ("PSY", "ETH")
+    writeback_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # per target
     connections: tuple[Connection, ...] = ()
     mappings: IntegratorMappings = field(default_factory=IntegratorMappings)  # [mappings] paths
     config_file: str | None = None

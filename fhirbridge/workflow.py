@@ -13,11 +13,15 @@ from fhirbridge.errors import ConfigError
 from fhirbridge.findings import Finding
 from fhirbridge.reports import write_adherence, write_findings, write_json
 from fhirbridge.services import AnalyzeResult, Progress, Services, timed
+from fhirbridge.settings import Settings
+from fhirbridge.store import SqlLedger
 from fhirbridge.writeback import (
+    FindingState,
+    Profile,
     Publisher,
     WriteOptions,
     entry_for,
-    plan_writes,
+    load_profile,
     transaction_bundle,
     validate,
 )
@@ -82,18 +86,23 @@ def run_analyze(
 
 
 def run_writeback(
-    services: Services, *, source: str | None, as_of: date, out: Path, target: str
+    services: Services,
+    *,
+    source: str | None,
+    as_of: date,
+    out: Path,
+    target: str | None = None,
 ) -> dict[str, Any]:
-    """Write the store's current findings (open, and resolved on `as_of`)."""
+    """Write back every finding the store knows, open or resolved (nothing is re-analyzed).
+
+    The target is `target`, else the `target` of the configured connection whose base_url is
+    `source`, else bundle-file; writeback-bundle.json and run-report.json go to `out`.
+    """
+    profile = _profile(services.settings, source, target)
 
     def body(run_id: int, report: dict[str, Any]) -> None:
-        opened = [Finding.from_json(_loads(r.body)) for r in services.store.findings(status="open")]
-        resolved = [
-            Finding.from_json(_loads(r.body))
-            for r in services.store.findings(status="resolved")
-            if r.resolved_on == as_of
-        ]
-        _writeback_into(services, opened, resolved, as_of, out, target, source, report)
+        _writeback_into(services, profile, as_of, out, source, run_id, report)
+        write_json(out / "run-report.json", _public(report))
 
     return _recorded(services, "writeback", source, as_of, body)
 
@@ -104,15 +113,16 @@ def run_all(
     source: str | None,
     as_of: date,
     out: Path,
-    target: str,
+    target: str | None = None,
     progress: Progress = _noop,
 ) -> dict[str, Any]:
-    """sync, analyze, write back: the main job."""
-    if target in ("fhir-full", "ehr-restricted") and not (source or "").startswith(
-        ("http://", "https://")
-    ):
+    """sync, analyze, write back: the main job (target resolved as in run_writeback)."""
+    profile = _profile(services.settings, source, target)
+    if profile.sends and not (source or "").startswith(("http://", "https://")):
         raise ConfigError(
-            "--target", "", f"{target} writes to the source server: give --source a FHIR base URL"
+            "--target",
+            "",
+            f"{profile.name} writes to the source server: give --source a FHIR base URL",
         )
 
     def body(run_id: int, report: dict[str, Any]) -> None:
@@ -121,10 +131,8 @@ def run_all(
             lambda: services.sync(source, as_of, run_id, progress)
         )
         report.update(counts.as_report())
-        result = _analyze_into(services, as_of, out, run_id, report, progress)
-        _writeback_into(
-            services, result.findings, result.resolved, as_of, out, target, source, report
-        )
+        _analyze_into(services, as_of, out, run_id, report, progress)
+        _writeback_into(services, profile, as_of, out, source, run_id, report)
         write_json(out / "run-report.json", _public(report))
 
     return _recorded(services, "run", source, as_of, body)
@@ -148,57 +156,123 @@ def _analyze_into(
     return result
 
 
+def _profile(settings: Settings, source: str | None, target: str | None) -> Profile:
+    """The target profile: `target`, else the connection's for `source`, else bundle-file.
+
+    Raises:
+        ConfigError: an unknown target or a bad `[writeback.profiles.<name>]` option.
+    """
+    if target is None:
+        base = (source or "").split("?", 1)[0].rstrip("/")
+        chosen = [c.target for c in settings.connections if c.base_url.rstrip("/") == base]
+        target = chosen[0] if chosen else "bundle-file"
+    options = settings.writeback_profiles.get(target, {})
+    try:
+        return load_profile(target, options)
+    except ValueError as exc:
+        file = settings.config_file or "(configuration)"
+        raise ConfigError(file, f"writeback/profiles/{target}", str(exc)) from None
+
+
+def _finding_states(services: Services) -> list[FindingState]:
+    """Every open or resolved finding in the store with its lifecycle dates (write-back plans
+    them all). Suppressed ones (acknowledged by a clinician, store/suppression.py) are not
+    written."""
+    return [
+        FindingState(
+            finding=Finding.from_json(_loads(row.body)),
+            first_seen=row.first_seen,
+            opened_on=row.opened_on or row.first_seen,
+            resolved_on=row.resolved_on if row.status == "resolved" else None,
+        )
+        for row in services.store.findings()
+        if row.status in ("open", "resolved")
+    ]
+
+
 def _writeback_into(
     services: Services,
-    opened: list[Finding],
-    resolved: list[Finding],
+    profile: Profile,
     as_of: date,
     out: Path,
-    target: str,
     source: str | None,
+    run_id: int,
     report: dict[str, Any],
 ) -> None:
-    if target == "none":
+    """Plan with the profile, validate (R4B), write the bundle file, publish to the server."""
+    report["target"] = profile.name
+    if not profile.sends and not profile.bundle_file:
         return
-    if target == "ehr-restricted":
-        raise ConfigError(
-            "--target", "", "ehr-restricted is not available yet; use bundle-file or fhir-full"
-        )
     settings = services.settings
-    first_seen = {r.key: r.first_seen for r in services.store.findings()}
-    writes, seconds = timed(
-        lambda: plan_writes(
-            opened,
-            resolved,
-            first_seen=first_seen,
-            as_of=as_of,
-            options=WriteOptions(device=settings.device, security=settings.security_labels),
-        )
+    base = (source or "").split("?", 1)[0].rstrip("/")
+    if profile.sends and not base.startswith(("http://", "https://")):
+        raise ConfigError("--source", "", f"{profile.name} needs the FHIR base URL to write to")
+    options = WriteOptions(
+        device=settings.device,
+        organization=settings.organization,
+        security=profile.security if profile.security is not None else settings.security_labels,
     )
-    for write in writes:
-        validate(write.resource)  # R4B, before anything leaves fhirbridge
-    write_json(out / "writeback-bundle.json", _bundle(services, writes))
-    report["durations_s"]["plan"] = seconds
+    ledger = SqlLedger(services.store.engine)
+    states = _finding_states(services)
+
+    def plan() -> list[PlannedWrite]:
+        written: frozenset[str] = frozenset()
+        if profile.sends and profile.create_only:  # announced episodes (ehr_restricted.py)
+            written = written.union(*(ledger.written(base, t) for t in profile.resource_types))
+        return profile.plan(states, options, written=written)
+
+    writes, report["durations_s"]["plan"] = timed(plan)
+    valid, rejected = _validated(writes)
     report["planned"] = _count_types(writes)
-    if target == "fhir-full":
-        if not source or not source.startswith(("http://", "https://")):
-            raise ConfigError("--source", "", "fhir-full needs the FHIR base URL to write to")
-        client = services.client_factory(source.rstrip("/"))
-        publisher = Publisher(
-            client,
-            services.store,
-            now=services.now,
-            device=settings.device,
-            organization=settings.organization,
-            security=settings.security_labels,
-        )
-        published, report["durations_s"]["writeback"] = timed(lambda: publisher.publish(writes))
-        report.update(published.as_report())
+    if profile.bundle_file:
+        write_json(out / "writeback-bundle.json", _bundle(services, options, valid))
+    if not profile.sends:
+        report["write_errors"] = [
+            {"patient": w.patient, "identifier": w.identifier, "error": e} for w, e in rejected
+        ]
+        return
+    client = services.client_factory(base)
+    publisher = Publisher(
+        client,
+        ledger,
+        profile=profile,
+        options=options,
+        now=services.now,
+        run_id=run_id,
+        after_write=services.writeback_hook,
+    )
+    published, report["durations_s"]["writeback"] = timed(
+        lambda: publisher.publish(valid, rejected)
+    )
+    report.update(published.as_report())
 
 
-def _bundle(services: Services, writes: list[PlannedWrite]) -> dict[str, Any]:
+def _validated(
+    writes: list[PlannedWrite],
+) -> tuple[list[PlannedWrite], list[tuple[PlannedWrite, str]]]:
+    """Split writes into R4B-valid ones and rejected ones (with the reason), per patient: a write
+    that refers to a rejected one is rejected too, so nothing dangles and others go ahead."""
+    valid: list[PlannedWrite] = []
+    rejected: list[tuple[PlannedWrite, str]] = []
+    bad: set[tuple[str, str]] = set()
+    for write in writes:
+        waits = [d for d in write.depends_on if (d[0], f"{d[1]}|{d[2]}") in bad]
+        try:
+            if waits:
+                raise ValueError(f"refers to {waits[0][0]} {waits[0][1]}|{waits[0][2]}, rejected")
+            validate(write.resource)  # R4B, before anything leaves fhirbridge
+        except ValueError as exc:
+            bad.add(write.key)
+            rejected.append((write, str(exc)))
+            continue
+        valid.append(write)
+    return valid, rejected
+
+
+def _bundle(
+    services: Services, options: WriteOptions, writes: list[PlannedWrite]
+) -> dict[str, Any]:
     """writeback-bundle.json: the planned writes plus a Provenance per patient."""
-    settings = services.settings
     entries = [entry_for(w.resource) for w in writes]
     recorded = services.now().isoformat(timespec="seconds")
     patients: dict[str, list[str]] = {}
@@ -208,9 +282,9 @@ def _bundle(services: Services, writes: list[PlannedWrite]) -> dict[str, Any]:
         provenance = build_provenance(
             refs,
             recorded=recorded,
-            device=settings.device,
-            on_behalf_of=settings.organization,
-            security=settings.security_labels,
+            device=options.device,
+            on_behalf_of=options.organization,
+            security=options.security,
         )
         validate(provenance)
         entries.append(entry_for(provenance))

@@ -356,14 +356,18 @@ def build_provenance(
     device: str = DEVICE_REF,
     on_behalf_of: str | None = None,
     security: Sequence[str] = DEFAULT_SECURITY,
+    keyed_by_targets: bool = False,
 ) -> dict[str, Any]:
     """Provenance for one write-back: fhirbridge (a Device) authored `target_refs`.
 
     R4 Provenance has no `identifier`, so its idempotency key is a meta.tag in PROVENANCE_SYSTEM
-    (searchable as `_tag`), hashed from `recorded` and the sorted targets.
+    (searchable as `_tag`), hashed from `recorded` and the sorted targets; with
+    `keyed_by_targets`, from the targets alone: the publisher's Provenance of one versioned write
+    (`Flag/1/_history/2`) then has one key however often a crashed run is resumed.
 
     Args:
-        target_refs: the written resources (urn:uuid fullUrls inside a transaction).
+        target_refs: the written resources (urn:uuid fullUrls inside a transaction, or
+            versioned references "Type/id/_history/vid" of one write).
         recorded: the instant, e.g. "2025-03-31T02:00:00+00:00" (the caller reads the clock).
         device: the agent. on_behalf_of: "Organization/<id>" that runs fhirbridge, if known.
     Returns:
@@ -374,7 +378,8 @@ def build_provenance(
     targets = sorted(set(target_refs))
     if not targets:
         raise ValueError("a Provenance needs at least one target")
-    key = hashlib.sha256("\n".join([recorded, *targets]).encode("utf-8")).hexdigest()[:32]
+    keyed = targets if keyed_by_targets else [recorded, *targets]
+    key = hashlib.sha256("\n".join(keyed).encode("utf-8")).hexdigest()[:32]
     agent: dict[str, Any] = {
         "type": {"coding": [{"system": PARTICIPANT_TYPE, "code": "author", "display": "Author"}]},
         "who": {"reference": device},

@@ -3,9 +3,12 @@
 Every entry is conditional and keyed by an identifier fhirbridge chose, so POSTing the same Bundle
 twice changes nothing the second time (CONTRACT.md "writeback-bundle.json"):
 
-- DetectedIssue: conditional create (`ifNoneExist`), so it keeps its first identification date;
-  a resolved one (with `mitigation`) is a conditional update, because it changes.
-- Flag and CarePlan: conditional update (`PUT Type?identifier=...`): they change in place.
+- DetectedIssue, Flag and CarePlan: conditional update (`PUT Type?identifier=...`): they change
+  in place over a finding's life (a DetectedIssue gains a mitigation when the finding resolves and
+  loses it when the finding returns; its identifiedDateTime is the first-seen date, so a replay
+  does not move it).
+- Communication and DocumentReference (the ehr-restricted notices): conditional create only,
+  because Epic and Oracle accept creates of them, not updates (ehr-integration.md section 2).
 - Provenance: conditional create on its `_tag` key (R4 Provenance has no identifier).
 
 References between entries use the deterministic `urn:uuid` fullUrls, which the server replaces
@@ -86,11 +89,15 @@ def conditional_update_entry(resource: FhirJson, system: str, value: str) -> dic
     }
 
 
+UPDATED_TYPES = ("DetectedIssue", "Flag", "CarePlan")  # state: updated in place
+CREATED_TYPES = ("Communication", "DocumentReference")  # notices: created once, never updated
+
+
 def entry_for(resource: FhirJson) -> dict[str, Any]:
     """The entry fhirbridge uses for a built resource, keyed by its first identifier.
 
-    DetectedIssue: create, or update when it has a mitigation; Flag, CarePlan: update;
-    Provenance: create keyed by its PROVENANCE_SYSTEM tag.
+    DetectedIssue, Flag, CarePlan: conditional update; Communication, DocumentReference:
+    conditional create; Provenance: conditional create keyed by its PROVENANCE_SYSTEM tag.
 
     Raises:
         ValueError: a resource type fhirbridge does not write, or no key.
@@ -102,14 +109,13 @@ def entry_for(resource: FhirJson) -> dict[str, Any]:
         if not tags:
             raise ValueError("Provenance has no urn:fhirbridge:provenance tag")
         return conditional_create_entry(resource, PROVENANCE_SYSTEM, tags[0]["code"])
-    if rtype not in ("DetectedIssue", "Flag", "CarePlan"):
-        raise ValueError(
-            f"fhirbridge does not write {rtype!r}; valid: CarePlan, DetectedIssue, Flag, Provenance"
-        )
+    if rtype not in (*UPDATED_TYPES, *CREATED_TYPES):
+        valid = ", ".join(sorted((*UPDATED_TYPES, *CREATED_TYPES, "Provenance")))
+        raise ValueError(f"fhirbridge does not write {rtype!r}; valid: {valid}")
     if not resource.get("identifier"):
         raise ValueError(f"{rtype} has no identifier")
     key = resource["identifier"][0]
-    if rtype == "DetectedIssue" and "mitigation" not in resource:
+    if rtype in CREATED_TYPES:
         return conditional_create_entry(resource, key["system"], key["value"])
     return conditional_update_entry(resource, key["system"], key["value"])
 

@@ -1,33 +1,53 @@
-"""Write-back to a FHIR server through the idempotency ledger (the `fhir-full` target).
+"""Write-back to a FHIR server, exactly once, through the ledger (profiles that send).
 
-Idempotency lives here, not in the server (ARCHITECTURE.md: conditional create is not
-race-safe anywhere): every write is looked up in the ledger by (target, type, identifier); an
-unchanged resource is not sent; a known one is updated by id with If-Match on the version we
-last saw, and a 412 is resolved by re-reading, never by a blind overwrite; an unknown one is
-created conditionally (If-None-Exist as a backstop: after a crash between the server's accept
-and our ledger write, the backstop finds the resource and we adopt it).
+Idempotency lives here, not in the server (ARCHITECTURE.md; ehr-integration.md: conditional
+create is not race-safe on HAPI, Microsoft, Medplum, IBM). For each planned write:
+
+1. Unchanged since the ledger's last write (same content hash; for a create-only profile, written
+   at all)? Nothing is sent.
+2. Otherwise, under the key's cross-process lock (store/ledger.py), the ledger row is read again,
+   and: a known resource is updated by id with `If-Match` on the version we last saw, a 412
+   resolved by re-reading (adopt the server's copy if it already says what we would write, else
+   write ours on the version just read, never blind); an unknown one is created with
+   `If-None-Exist` on its identifier, a backstop only. When the backstop finds a resource (a
+   process was killed after the server accepted its write and before the ledger recorded it),
+   that resource is adopted, and updated only if its content differs.
+3. A Provenance for the write (its versioned reference; keyed by it, so it is created once), then
+   the ledger row, an audit row, and the outbox row removed, all in the lock's transaction.
+
+Failure behaviour: writes go patient by patient, and a rejected patient does not stop the others.
+The server's OperationOutcome text goes to the ledger, the audit, the outbox (`rejected`) and the
+run report. Transient errors are retried by the client within its budget (retries and total
+wait); a write still failing stays `pending` in the outbox, and after `transient_limit` such
+writes in a row the rest of the run is queued without being tried. A write whose reference
+target failed waits in the outbox. Pending writes are sent on the next run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import signal
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import groupby
 from typing import Any, Protocol
 
 import orjson
 
 from fhirbridge.errors import FhirConflict, FhirError, FhirNotFound, FhirRejected, outcome_text
-from fhirbridge.store import LedgerEntry, SqlStore
-from fhirbridge.writeback.build import build_provenance
+from fhirbridge.store import LedgerEntry, SqlLedger, WriteUnit
+from fhirbridge.store.tables import OutboxEntry
+from fhirbridge.writeback.build import PROVENANCE_SYSTEM, build_provenance
 from fhirbridge.writeback.bundle import full_url
-from fhirbridge.writeback.plan import PlannedWrite
+from fhirbridge.writeback.plan import PlannedWrite, WriteOptions
+from fhirbridge.writeback.profile import Profile
 
 log = logging.getLogger(__name__)
+Key = tuple[str, str]  # (resource type, "system|value")
+WriteHook = Callable[[PlannedWrite], None]
 
 
 class WriteClient(Protocol):
@@ -38,170 +58,285 @@ class WriteClient(Protocol):
     def read(self, type_: str, id_: str) -> dict[str, Any]: ...
     def create(self, resource: Mapping[str, Any], *, if_none_exist: str | None = None) -> Any: ...
     def update(self, resource: Mapping[str, Any], *, if_match: str | None = None) -> Any: ...
-    def conditional_update(
-        self, type_: str, search_query: str, resource: Mapping[str, Any]
-    ) -> Any: ...
 
 
 @dataclass(slots=True)
 class PublishReport:
+    """What a publish did: counts by type and outcome, errors, and what the outbox holds."""
+
     written: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    outbox: dict[str, int] = field(default_factory=dict)
 
     def as_report(self) -> dict[str, Any]:
         return {
             "written": {t: dict(sorted(c.items())) for t, c in sorted(self.written.items())},
             "write_errors": self.errors,
+            "outbox": self.outbox,
         }
 
 
 def content_hash(resource: Mapping[str, Any]) -> str:
-    """Hash of what we send, keys sorted, without server-owned fields (id, meta.versionId...)."""
+    """Hash of what we send, keys sorted, without the server-assigned id."""
     body = {k: v for k, v in resource.items() if k != "id"}
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+def same_content(server: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
+    """True when the server's copy says what we would write (its id and meta fields aside)."""
+    theirs = {k: v for k, v in server.items() if k not in ("id", "meta")}
+    mine = {k: v for k, v in ours.items() if k not in ("id", "meta")}
+    if theirs != mine:
+        return False
+    their_meta, my_meta = server.get("meta") or {}, ours.get("meta") or {}
+    return all(their_meta.get(k) == my_meta.get(k) for k in ("tag", "security"))
+
+
 class Publisher:
-    """Writes planned resources to one server, patient by patient."""
+    """Writes planned resources to one server for one profile, patient by patient."""
 
     def __init__(
         self,
         client: WriteClient,
-        store: SqlStore,
+        ledger: SqlLedger,
         *,
+        profile: Profile,
+        options: WriteOptions,
         now: Callable[[], datetime],
-        device: str = "Device/fhirbridge",
-        organization: str | None = None,
-        security: tuple[str, ...] = ("PSY", "ETH"),
+        run_id: int | None = None,
+        after_write: WriteHook | None = None,
+        transient_limit: int = 3,
     ) -> None:
-        self.client, self.store, self.now = client, store, now
+        """Args:
+        after_write: called after the server accepted a write, before the ledger records it
+            (tests use it to kill the process in that window: crash_after_write).
+        transient_limit: transient failures in a row after which the rest is queued untried.
+        """
+        self.client, self.ledger, self.profile, self.options = client, ledger, profile, options
+        self.now, self.run_id, self.after_write = now, run_id, after_write
         self.target = client.base_url
-        self.device, self.organization, self.security = device, organization, security
+        self.transient_limit = transient_limit
+        self._known: dict[Key, LedgerEntry] = {}
+        self._done: dict[Key, str] = {}  # written (or found unchanged) in this run → "Type/id"
+        self._failed: set[Key] = set()
+        self._transient = 0
 
-    def publish(self, writes: Iterable[PlannedWrite]) -> PublishReport:
-        """Write everything; a patient whose writes are rejected does not stop the others."""
+    # ---- the run ------------------------------------------------------------------------
+    def publish(
+        self, writes: Sequence[PlannedWrite], rejected: Sequence[tuple[PlannedWrite, str]] = ()
+    ) -> PublishReport:
+        """Send `writes` and the outbox's pending ones; record `rejected` (failed R4B checks)."""
         report = PublishReport()
-        for patient, group in groupby(writes, key=lambda w: w.patient):
-            self._publish_patient(patient, list(group), report)
+        self._known = self.ledger.snapshot(self.target)
+        self._done, self._failed, self._transient = {}, set(), 0
+        for write, message in rejected:
+            with self.ledger.locked(self.target, *write.key) as unit:
+                self._fail(unit, write, message, report, status="rejected", action="validate")
+        planned = {w.key for w in writes} | {w.key for w, _ in rejected}
+        by_patient: dict[str, list[PlannedWrite]] = {}
+        for write in writes:
+            by_patient.setdefault(write.patient, []).append(write)
+        for row in self.ledger.pending(self.target):
+            if (row.resource_type, row.identifier) in planned:
+                continue  # planned again: this run's content supersedes it
+            if not self.profile.rules.allows(row.rule):
+                # The operator has since forbidden the rule for this target: never send it.
+                self.ledger.dequeue(self.target, row.resource_type, row.identifier)
+                report.written[row.resource_type]["withdrawn"] += 1
+                continue
+            by_patient.setdefault(row.patient_id, []).append(_from_outbox(row))
+        for patient, group in by_patient.items():
+            for write in group:
+                self._publish_one(write, report)
+            log.debug("write-back for %s: %d planned", patient, len(group))
+        report.outbox = self.ledger.outbox_counts(self.target)
         return report
 
-    def _publish_patient(
-        self, patient: str, writes: list[PlannedWrite], report: PublishReport
-    ) -> None:
-        server_refs: dict[str, str] = {}  # bundle fullUrl → "Type/id" on the server
-        changed: list[str] = []
-        for write in writes:
-            resource = _resolve(write.resource, server_refs)
-            if resource is None:
-                report.written[write.resource_type]["skipped"] += 1
-                report.errors.append(
-                    {
-                        "patient": patient,
-                        "identifier": write.identifier,
-                        "error": "a resource it refers to was not written",
-                    }
-                )
-                continue
-            try:
-                outcome, ref = self._write(write, resource)
-            except FhirRejected as exc:
-                message = outcome_text(exc.outcome) or str(exc)
-                self._record_failure(write, resource, message)
-                report.written[write.resource_type]["failed"] += 1
-                report.errors.append(
-                    {"patient": patient, "identifier": write.identifier, "error": message}
-                )
-                log.warning(
-                    "write-back rejected for %s (%s): %s", patient, write.resource_type, message
-                )
-                continue
-            except FhirError as exc:
-                # Transient after the client's retry budget: left pending, sent on the next run.
-                self._record_failure(write, resource, str(exc), status="pending")
-                report.written[write.resource_type]["pending"] += 1
-                report.errors.append(
-                    {"patient": patient, "identifier": write.identifier, "error": str(exc)}
-                )
-                continue
-            server_refs[full_url(write.system, write.value)] = ref
-            report.written[write.resource_type][outcome] += 1
-            if outcome != "unchanged":
-                changed.append(ref)
-        if changed:
-            self._provenance(changed, report)
-
-    def _write(self, write: PlannedWrite, resource: dict[str, Any]) -> tuple[str, str]:
-        """Send one resource unless the ledger says the server already has it; (outcome, ref)."""
+    def _publish_one(self, write: PlannedWrite, report: PublishReport) -> None:
+        refs: dict[str, str] = {}
+        for rtype, system, value in write.depends_on:
+            ref = self._ref_of((rtype, f"{system}|{value}"))
+            if ref is None:
+                message = f"waits for {rtype} {system}|{value}, which is not written yet"
+                self._queue_untried(write, message, report)
+                return
+            refs[full_url(system, value)] = ref
+        resource = _resolve(write.resource, refs)
         digest = content_hash(resource)
-        entry = self.store.ledger_get(self.target, write.resource_type, write.identifier)
-        if (
-            entry is not None
-            and entry.server_id
-            and entry.status == "written"
-            and entry.content_hash == digest
+        if write.resource_type != "Provenance" and self._unchanged(
+            self._known.get(write.key), digest
         ):
-            return "unchanged", f"{write.resource_type}/{entry.server_id}"
-        query = f"identifier={write.system}|{write.value}"
-        if entry is not None and entry.server_id:
-            try:
-                result = self._update_by_id(
-                    write.resource_type, entry.server_id, entry.version_id, resource
-                )
-                outcome = "updated"
-            except FhirNotFound:
-                entry = None  # deleted on the server: write it again below
-        if entry is None or not entry.server_id:
-            if write.resource_type == "DetectedIssue":
-                result = self.client.create(resource, if_none_exist=query)
-                outcome = "created" if result.status == 201 else "adopted"
-                if outcome == "adopted" and content_hash(result.resource) != digest:
-                    # The backstop found one we wrote before a crash (or an older content): bring
-                    # it up to date rather than leave it stale.
-                    found = result.resource
-                    result = self._update_by_id(
-                        write.resource_type,
-                        found["id"],
-                        (found.get("meta") or {}).get("versionId"),
-                        resource,
-                    )
-                    outcome = "updated"
+            self._done[write.key] = f"{write.resource_type}/{self._known[write.key].server_id}"
+            report.written[write.resource_type]["unchanged"] += 1
+            return
+        if self._transient >= self.transient_limit:
+            message = f"not tried: {self._transient} transient failures in a row in this run"
+            self._queue_untried(write, message, report)
+            return
+        with self.ledger.locked(self.target, *write.key) as unit:
+            if write.resource_type == "Provenance":
+                self._send_provenance(unit, write, resource, report)
             else:
-                result = self.client.conditional_update(write.resource_type, query, resource)
-                outcome = "created" if result.status == 201 else "updated"
-        stored = result.resource
-        self.store.ledger_put(
-            LedgerEntry(
-                target=self.target,
-                resource_type=write.resource_type,
-                identifier=write.identifier,
-                finding_key=write.finding_key,
-                server_id=stored.get("id"),
-                version_id=(stored.get("meta") or {}).get("versionId"),
-                content_hash=digest,
-                status="written",
-                last_error=None,
-                updated_at=self.now(),
-            )
-        )
-        return outcome, f"{write.resource_type}/{stored.get('id')}"
+                self._write_locked(unit, write, resource, digest, report)
 
-    def _update_by_id(
+    def _write_locked(
+        self,
+        unit: WriteUnit,
+        write: PlannedWrite,
+        resource: dict[str, Any],
+        digest: str,
+        report: PublishReport,
+    ) -> None:
+        entry = unit.entry  # read again under the lock: another process may have written it
+        if self._unchanged(entry, digest):
+            assert entry is not None  # noqa: S101  (_unchanged checked it)
+            self._done[write.key] = f"{write.resource_type}/{entry.server_id}"
+            unit.dequeue()
+            report.written[write.resource_type]["unchanged"] += 1
+            return
+        try:
+            outcome, stored, action = self._send(write, resource, entry)
+        except FhirConflict as exc:  # 412 twice, or several resources carry the identifier
+            self._fail(unit, write, _message(exc), report, status="pending", exc=exc)
+            return
+        except FhirRejected as exc:
+            self._fail(unit, write, _message(exc), report, status="rejected", exc=exc)
+            return
+        except FhirError as exc:
+            self._transient += 1
+            self._fail(unit, write, _message(exc), report, status="pending", exc=exc)
+            return
+        self._transient = 0
+        if self.after_write is not None:
+            self.after_write(write)  # test-only: the crash window (see crash_after_write)
+        server_id = str(stored.get("id"))
+        version = (stored.get("meta") or {}).get("versionId")
+        ref = f"{write.resource_type}/{server_id}"
+        recorded = LedgerEntry(
+            target=self.target,
+            resource_type=write.resource_type,
+            identifier=write.identifier,
+            finding_key=write.finding_key,
+            server_id=server_id,
+            version_id=version,
+            content_hash=digest,
+            status="written",
+            last_error=None,
+            updated_at=self.now(),
+        )
+        unit.record(recorded)
+        unit.audit(
+            self._audit(write, action, outcome, server_id=server_id, version=version, digest=digest)
+        )
+        unit.dequeue()
+        self._known[write.key], self._done[write.key] = recorded, ref
+        report.written[write.resource_type][outcome] += 1
+        if self.profile.provenance:
+            versioned = f"{ref}/_history/{version}" if version else ref
+            self._provenance(unit, write, versioned, report)
+
+    def _send(
+        self, write: PlannedWrite, resource: dict[str, Any], entry: LedgerEntry | None
+    ) -> tuple[str, dict[str, Any], str]:
+        """(outcome, the server's copy, action) for one resource not known to be current."""
+        rtype = write.resource_type
+        if entry is not None and entry.server_id and not self.profile.create_only:
+            try:
+                stored, outcome = self._update(rtype, entry.server_id, entry.version_id, resource)
+                return outcome, stored, "update"
+            except FhirNotFound:
+                pass  # deleted on the server since: create it again, below
+        result = self.client.create(resource, if_none_exist=f"identifier={write.identifier}")
+        if result.status == 201:
+            return "created", result.resource, "conditional-create"
+        found: dict[str, Any] = result.resource  # the backstop matched: adopt what is there
+        if self.profile.create_only or same_content(found, resource):
+            return "adopted", found, "conditional-create"
+        version = (found.get("meta") or {}).get("versionId")
+        stored, _ = self._update(rtype, str(found["id"]), version, resource)
+        return "updated", stored, "conditional-create"
+
+    def _update(
         self, rtype: str, server_id: str, version: str | None, resource: dict[str, Any]
-    ) -> Any:
+    ) -> tuple[dict[str, Any], str]:
         body = {**resource, "id": server_id}
         try:
-            return self.client.update(body, if_match=version)
+            return self.client.update(body, if_match=version).resource, "updated"
         except FhirConflict:
-            # Someone changed it since our last write: re-read, and write ours on the new version
-            # (our content is the current truth for a resource fhirbridge owns).
+            # Changed since our last write: re-read, never overwrite blindly. If the server's copy
+            # already says what we would write (another writer got there), adopt it; else write
+            # ours on the version just read (fhirbridge owns these resources). A second 412
+            # propagates: the write stays pending for the next run.
             current = self.client.read(rtype, server_id)
-            return self.client.update(body, if_match=(current.get("meta") or {}).get("versionId"))
+            if same_content(current, resource):
+                return current, "adopted"
+            version = (current.get("meta") or {}).get("versionId")
+            return self.client.update(body, if_match=version).resource, "updated"
 
-    def _record_failure(
-        self, write: PlannedWrite, resource: dict[str, Any], message: str, status: str = "failed"
+    # ---- Provenance ----------------------------------------------------------------------
+    def _provenance(
+        self, unit: WriteUnit, write: PlannedWrite, versioned_ref: str, report: PublishReport
     ) -> None:
-        previous = self.store.ledger_get(self.target, write.resource_type, write.identifier)
-        self.store.ledger_put(
+        """A Provenance for one write (agent: the fhirbridge Device, on behalf of the
+        organization), created once per versioned target; queued when it cannot be sent now."""
+        resource = build_provenance(
+            [versioned_ref],
+            recorded=self.now().isoformat(timespec="seconds"),
+            device=self.options.device,
+            on_behalf_of=self.options.organization,
+            security=self.options.security,
+            keyed_by_targets=True,
+        )
+        tag = resource["meta"]["tag"][-1]["code"]
+        prov = PlannedWrite(
+            patient=write.patient,
+            resource_type="Provenance",
+            system=PROVENANCE_SYSTEM,
+            value=tag,
+            resource=resource,
+            finding_key=write.finding_key,
+            rule=write.rule,
+        )
+        self._send_provenance(unit, prov, resource, report)
+
+    def _send_provenance(
+        self, unit: WriteUnit, prov: PlannedWrite, resource: dict[str, Any], report: PublishReport
+    ) -> None:
+        try:
+            result = self.client.create(resource, if_none_exist=f"_tag={prov.identifier}")
+        except FhirError as exc:
+            status = "rejected" if isinstance(exc, FhirRejected) else "pending"
+            unit.queue(self._outbox_row(prov, status, _message(exc)))
+            unit.audit(
+                self._audit(
+                    prov, "conditional-create", status, error=_message(exc), http_status=exc.status
+                )
+            )
+            report.written["Provenance"][status] += 1
+            report.errors.append(_error(prov, _message(exc), exc.status))
+            return
+        outcome = "created" if result.status == 201 else "adopted"
+        unit.audit(
+            self._audit(prov, "conditional-create", outcome, server_id=result.resource.get("id"))
+        )
+        unit.dequeue("Provenance", prov.identifier)
+        report.written["Provenance"][outcome] += 1
+
+    # ---- failures ------------------------------------------------------------------------
+    def _fail(
+        self,
+        unit: WriteUnit,
+        write: PlannedWrite,
+        message: str,
+        report: PublishReport,
+        *,
+        status: str,
+        action: str = "write",
+        exc: FhirError | None = None,
+    ) -> None:
+        """Record a write that did not happen: ledger, audit, outbox, report; in the unit."""
+        previous = unit.entry
+        unit.record(
             LedgerEntry(
                 target=self.target,
                 resource_type=write.resource_type,
@@ -209,48 +344,158 @@ class Publisher:
                 finding_key=write.finding_key,
                 server_id=previous.server_id if previous else None,
                 version_id=previous.version_id if previous else None,
-                content_hash=content_hash(resource),
-                status=status,
+                content_hash=previous.content_hash if previous else "",
+                status="failed" if status == "rejected" else "pending",
                 last_error=message[:2000],
                 updated_at=self.now(),
             )
         )
-
-    def _provenance(self, refs: list[str], report: PublishReport) -> None:
-        provenance = build_provenance(
-            refs,
-            recorded=self.now().isoformat(timespec="seconds"),
-            device=self.device,
-            on_behalf_of=self.organization,
-            security=self.security,
+        http_status = exc.status if exc is not None else None
+        unit.audit(self._audit(write, action, status, error=message, http_status=http_status))
+        unit.queue(self._outbox_row(write, status, message))
+        self._failed.add(write.key)
+        report.written[write.resource_type]["failed" if status == "rejected" else "pending"] += 1
+        report.errors.append(_error(write, message, http_status))
+        log.warning(
+            "write-back %s for %s (%s): %s", status, write.patient, write.resource_type, message
         )
-        try:
-            self.client.create(provenance)
-            report.written["Provenance"]["created"] += 1
-        except FhirError as exc:
-            report.written["Provenance"]["failed"] += 1
-            report.errors.append({"patient": "", "identifier": "Provenance", "error": str(exc)})
+
+    def _queue_untried(self, write: PlannedWrite, message: str, report: PublishReport) -> None:
+        self.ledger.queue(self._outbox_row(write, "pending", message))
+        self._failed.add(write.key)
+        report.written[write.resource_type]["pending"] += 1
+        report.errors.append(_error(write, message, None))
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _unchanged(self, entry: LedgerEntry | None, digest: str) -> bool:
+        if entry is None or entry.status != "written" or not entry.server_id:
+            return False
+        return self.profile.create_only or entry.content_hash == digest
+
+    def _ref_of(self, key: Key) -> str | None:
+        if key in self._done:
+            return self._done[key]
+        if key in self._failed:
+            return None
+        entry = self._known.get(key)
+        return f"{key[0]}/{entry.server_id}" if entry is not None and entry.server_id else None
+
+    def _outbox_row(self, write: PlannedWrite, status: str, message: str) -> dict[str, Any]:
+        now = self.now()
+        return {
+            "target": self.target,
+            "resource_type": write.resource_type,
+            "identifier": write.identifier,
+            "patient_id": write.patient,
+            "finding_key": write.finding_key,
+            "rule": write.rule,
+            "depends_on": orjson.dumps(write.depends_on).decode(),
+            "payload": orjson.dumps(write.resource),
+            "status": status,
+            "last_error": message,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def _audit(
+        self,
+        write: PlannedWrite,
+        action: str,
+        outcome: str,
+        *,
+        server_id: str | None = None,
+        version: str | None = None,
+        digest: str | None = None,
+        error: str | None = None,
+        http_status: int | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "target": self.target,
+            "profile": self.profile.name,
+            "resource_type": write.resource_type,
+            "identifier": write.identifier,
+            "patient_id": write.patient,
+            "finding_key": write.finding_key,
+            "action": action,
+            "outcome": outcome,
+            "http_status": http_status,
+            "server_id": server_id,
+            "version_id": version,
+            "content_hash": digest,
+            "error": error,
+            "at": self.now(),
+        }
 
 
-def _resolve(resource: dict[str, Any], server_refs: Mapping[str, str]) -> dict[str, Any] | None:
-    """The resource with urn:uuid references replaced by server refs; None if one is unknown."""
-    missing = False
+def crash_after_write(spec: str) -> WriteHook:
+    """TEST ONLY: a hook that SIGKILLs this process right after the server accepted a write and
+    before the ledger recorded it, to prove that the next run adopts instead of duplicating.
+
+    Wired by bootstrap.py from FHIRBRIDGE_TEST_CRASH_AFTER_WRITE, never set in production.
+    `spec`: "<ResourceType>" (the first write of that type), "<ResourceType>:<n>" (the n-th), or
+    "<n>" (the n-th write of any type).
+    """
+    rtype, _, nth = spec.partition(":") if not spec.isdigit() else ("", "", spec)
+    wanted = int(nth or 1)
+    seen = Counter[str]()
+
+    def hook(write: PlannedWrite) -> None:
+        if rtype and write.resource_type != rtype:
+            return
+        seen[rtype] += 1
+        if seen[rtype] == wanted:
+            log.warning("FHIRBRIDGE_TEST_CRASH_AFTER_WRITE: killing the process after a write")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
+def _from_outbox(row: OutboxEntry) -> PlannedWrite:
+    system, _, value = row.identifier.partition("|")
+    return PlannedWrite(
+        patient=row.patient_id,
+        resource_type=row.resource_type,
+        system=system,
+        value=value,
+        resource=orjson.loads(row.payload),
+        finding_key=row.finding_key,
+        rule=row.rule,
+        depends_on=tuple((d[0], d[1], d[2]) for d in orjson.loads(row.depends_on)),
+    )
+
+
+def _message(exc: FhirError) -> str:
+    if isinstance(exc, FhirRejected):
+        return outcome_text(exc.outcome) or str(exc)
+    return str(exc)
+
+
+def _error(write: PlannedWrite, message: str, status: int | None) -> dict[str, Any]:
+    return {
+        "patient": write.patient,
+        "resource_type": write.resource_type,
+        "identifier": write.identifier,
+        "finding": write.finding_key,
+        "rule": write.rule,
+        "http_status": status,
+        "error": message,
+    }
+
+
+def _resolve(resource: dict[str, Any], refs: Mapping[str, str]) -> dict[str, Any]:
+    """The resource with urn:uuid references replaced by server references (all known)."""
 
     def walk(node: Any) -> Any:
-        nonlocal missing
         if isinstance(node, dict):
-            out = {}
-            for key, value in node.items():
-                if key == "reference" and isinstance(value, str) and value.startswith("urn:uuid:"):
-                    if value not in server_refs:
-                        missing = True
-                    out[key] = server_refs.get(value, value)
-                else:
-                    out[key] = walk(value)
-            return out
+            return {
+                key: refs.get(value, value)
+                if key == "reference" and isinstance(value, str)
+                else walk(value)
+                for key, value in node.items()
+            }
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
 
-    resolved = walk(resource)
-    return None if missing else resolved
+    return dict(walk(resource))

@@ -20,6 +20,14 @@ PURE = [
     PACKAGE / "writeback" / "build.py",
     PACKAGE / "writeback" / "bundle.py",
     PACKAGE / "writeback" / "plan.py",
+    # Target profiles and the notice builders (issue 5): pure too; publisher.py is the I/O.
+    PACKAGE / "writeback" / "build_notice.py",
+    PACKAGE / "writeback" / "profile.py",
+    PACKAGE / "writeback" / "profiles.py",
+    PACKAGE / "writeback" / "fhir_full.py",
+    PACKAGE / "writeback" / "ehr_restricted.py",
+    PACKAGE / "writeback" / "bundle_file.py",
+    PACKAGE / "writeback" / "none.py",
 ]
 FORBIDDEN = (
     "requests",

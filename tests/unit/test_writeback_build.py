@@ -610,16 +610,15 @@ def test_bundle_entries_are_conditional_and_keyed() -> None:
     bundle = writeback_bundle()
     requests = [(e["resource"]["resourceType"], e["request"]) for e in bundle["entry"]]
     finding = "identifier=urn:fhirbridge:finding|"
+    # DetectedIssues change in place (a mitigation comes and goes with the finding's lifecycle),
+    # so open and resolved ones alike are conditional updates.
     assert requests[0] == (
         "DetectedIssue",
-        {"method": "POST", "url": "DetectedIssue", "ifNoneExist": finding + PDC.key},
+        {"method": "PUT", "url": "DetectedIssue?" + finding + PDC.key},
     )
     assert requests[3] == (
         "DetectedIssue",
-        {  # resolved: it changes, so a conditional update
-            "method": "PUT",
-            "url": "DetectedIssue?" + finding + make("refill-overdue").key,
-        },
+        {"method": "PUT", "url": "DetectedIssue?" + finding + make("refill-overdue").key},
     )
     flag_url = "Flag?identifier=urn:fhirbridge:flag|p1:medication-adherence"
     assert requests[4] == ("Flag", {"method": "PUT", "url": flag_url})
