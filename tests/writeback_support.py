@@ -35,21 +35,27 @@ Fault = Callable[[str, str, dict[str, Any] | None], bool]  # (method, path, body
 
 @dataclass
 class RacyProxy:
-    """A proxy to `upstream`; `requests` logs (method, path, If-None-Exist) of what it forwarded."""
+    """A proxy to `upstream`; `log` keeps (method, path, status) of every request it answered."""
 
     upstream: str
     delay: float = 0.0  # seconds added to every write
     conditional_create: str = "atomic"  # or "racy": search, pause, plain create
     race_window: float = 0.05
     fail: Fault | None = None  # requests answered 503 (Retry-After: 0) instead of forwarded
-    log: list[tuple[str, str, str | None]] = field(default_factory=list)
+    log: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status
     base_url: str = ""
 
     def handle(
         self, method: str, path: str, headers: Mapping[str, str], raw: bytes
     ) -> tuple[int, dict[str, str], bytes]:
+        status, reply_headers, reply = self._handle(method, path, headers, raw)
+        self.log.append((method, path, status))
+        return status, reply_headers, reply
+
+    def _handle(
+        self, method: str, path: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         body = orjson.loads(raw) if raw else None
-        self.log.append((method, path, headers.get("If-None-Exist")))
         if self.fail is not None and self.fail(method, path, body):
             outcome = {
                 "resourceType": "OperationOutcome",

@@ -25,29 +25,30 @@ target failed waits in the outbox. Pending writes are sent on the next run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import signal
-from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import orjson
-
-from fhirbridge.errors import FhirConflict, FhirError, FhirNotFound, FhirRejected, outcome_text
+from fhirbridge.errors import FhirConflict, FhirError, FhirNotFound, FhirRejected
 from fhirbridge.store import LedgerEntry, SqlLedger, WriteUnit
-from fhirbridge.store.tables import OutboxEntry
 from fhirbridge.writeback.build import PROVENANCE_SYSTEM, build_provenance
 from fhirbridge.writeback.bundle import full_url
+from fhirbridge.writeback.crash import WriteHook
+from fhirbridge.writeback.delivery import (
+    PublishReport,
+    content_hash,
+    failure_text,
+    from_outbox,
+    outbox_row,
+    resolve_references,
+    same_content,
+)
 from fhirbridge.writeback.plan import PlannedWrite, WriteOptions
 from fhirbridge.writeback.profile import Profile
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (resource type, "system|value")
-WriteHook = Callable[[PlannedWrite], None]
 
 
 class WriteClient(Protocol):
@@ -58,38 +59,6 @@ class WriteClient(Protocol):
     def read(self, type_: str, id_: str) -> dict[str, Any]: ...
     def create(self, resource: Mapping[str, Any], *, if_none_exist: str | None = None) -> Any: ...
     def update(self, resource: Mapping[str, Any], *, if_match: str | None = None) -> Any: ...
-
-
-@dataclass(slots=True)
-class PublishReport:
-    """What a publish did: counts by type and outcome, errors, and what the outbox holds."""
-
-    written: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    outbox: dict[str, int] = field(default_factory=dict)
-
-    def as_report(self) -> dict[str, Any]:
-        return {
-            "written": {t: dict(sorted(c.items())) for t, c in sorted(self.written.items())},
-            "write_errors": self.errors,
-            "outbox": self.outbox,
-        }
-
-
-def content_hash(resource: Mapping[str, Any]) -> str:
-    """Hash of what we send, keys sorted, without the server-assigned id."""
-    body = {k: v for k, v in resource.items() if k != "id"}
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def same_content(server: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
-    """True when the server's copy says what we would write (its id and meta fields aside)."""
-    theirs = {k: v for k, v in server.items() if k not in ("id", "meta")}
-    mine = {k: v for k, v in ours.items() if k not in ("id", "meta")}
-    if theirs != mine:
-        return False
-    their_meta, my_meta = server.get("meta") or {}, ours.get("meta") or {}
-    return all(their_meta.get(k) == my_meta.get(k) for k in ("tag", "security"))
 
 
 class Publisher:
@@ -144,7 +113,7 @@ class Publisher:
                 self.ledger.dequeue(self.target, row.resource_type, row.identifier)
                 report.written[row.resource_type]["withdrawn"] += 1
                 continue
-            by_patient.setdefault(row.patient_id, []).append(_from_outbox(row))
+            by_patient.setdefault(row.patient_id, []).append(from_outbox(row))
         for patient, group in by_patient.items():
             for write in group:
                 self._publish_one(write, report)
@@ -161,7 +130,7 @@ class Publisher:
                 self._queue_untried(write, message, report)
                 return
             refs[full_url(system, value)] = ref
-        resource = _resolve(write.resource, refs)
+        resource = resolve_references(write.resource, refs)
         digest = content_hash(resource)
         if write.resource_type != "Provenance" and self._unchanged(
             self._known.get(write.key), digest
@@ -196,15 +165,15 @@ class Publisher:
             return
         try:
             outcome, stored, action = self._send(write, resource, entry)
-        except FhirConflict as exc:  # 412 twice, or several resources carry the identifier
-            self._fail(unit, write, _message(exc), report, status="pending", exc=exc)
+        except FhirConflict as exc:  # 412 again after re-reading: changed concurrently; retry
+            self._fail(unit, write, failure_text(exc), report, status="pending", exc=exc)
             return
         except FhirRejected as exc:
-            self._fail(unit, write, _message(exc), report, status="rejected", exc=exc)
+            self._fail(unit, write, failure_text(exc), report, status="rejected", exc=exc)
             return
         except FhirError as exc:
             self._transient += 1
-            self._fail(unit, write, _message(exc), report, status="pending", exc=exc)
+            self._fail(unit, write, failure_text(exc), report, status="pending", exc=exc)
             return
         self._transient = 0
         if self.after_write is not None:
@@ -246,7 +215,13 @@ class Publisher:
                 return outcome, stored, "update"
             except FhirNotFound:
                 pass  # deleted on the server since: create it again, below
-        result = self.client.create(resource, if_none_exist=f"identifier={write.identifier}")
+        try:
+            result = self.client.create(resource, if_none_exist=f"identifier={write.identifier}")
+        except FhirConflict as exc:
+            # Several resources already carry the identifier (written by something without a
+            # ledger, or a racy server): adopting one would be a guess. Left for the operator.
+            message = f"several {rtype} resources carry {write.identifier}: remove the duplicates"
+            raise FhirRejected(message, url=exc.url, status=exc.status) from None
         if result.status == 201:
             return "created", result.resource, "conditional-create"
         found: dict[str, Any] = result.resource  # the backstop matched: adopt what is there
@@ -306,14 +281,17 @@ class Publisher:
             result = self.client.create(resource, if_none_exist=f"_tag={prov.identifier}")
         except FhirError as exc:
             status = "rejected" if isinstance(exc, FhirRejected) else "pending"
-            unit.queue(self._outbox_row(prov, status, _message(exc)))
+            unit.queue(self._row(prov, status, failure_text(exc)))
             unit.audit(
                 self._audit(
-                    prov, "conditional-create", status, error=_message(exc), http_status=exc.status
+                    prov,
+                    "conditional-create",
+                    status,
+                    error=failure_text(exc),
+                    http_status=exc.status,
                 )
             )
-            report.written["Provenance"][status] += 1
-            report.errors.append(_error(prov, _message(exc), exc.status))
+            report.failed(prov, status, failure_text(exc), exc.status)
             return
         outcome = "created" if result.status == 201 else "adopted"
         unit.audit(
@@ -352,19 +330,17 @@ class Publisher:
         )
         http_status = exc.status if exc is not None else None
         unit.audit(self._audit(write, action, status, error=message, http_status=http_status))
-        unit.queue(self._outbox_row(write, status, message))
+        unit.queue(self._row(write, status, message))
         self._failed.add(write.key)
-        report.written[write.resource_type]["failed" if status == "rejected" else "pending"] += 1
-        report.errors.append(_error(write, message, http_status))
+        report.failed(write, "failed" if status == "rejected" else "pending", message, http_status)
         log.warning(
             "write-back %s for %s (%s): %s", status, write.patient, write.resource_type, message
         )
 
     def _queue_untried(self, write: PlannedWrite, message: str, report: PublishReport) -> None:
-        self.ledger.queue(self._outbox_row(write, "pending", message))
+        self.ledger.queue(self._row(write, "pending", message))
         self._failed.add(write.key)
-        report.written[write.resource_type]["pending"] += 1
-        report.errors.append(_error(write, message, None))
+        report.failed(write, "pending", message, None)
 
     # ---- helpers -------------------------------------------------------------------------
     def _unchanged(self, entry: LedgerEntry | None, digest: str) -> bool:
@@ -379,23 +355,6 @@ class Publisher:
             return None
         entry = self._known.get(key)
         return f"{key[0]}/{entry.server_id}" if entry is not None and entry.server_id else None
-
-    def _outbox_row(self, write: PlannedWrite, status: str, message: str) -> dict[str, Any]:
-        now = self.now()
-        return {
-            "target": self.target,
-            "resource_type": write.resource_type,
-            "identifier": write.identifier,
-            "patient_id": write.patient,
-            "finding_key": write.finding_key,
-            "rule": write.rule,
-            "depends_on": orjson.dumps(write.depends_on).decode(),
-            "payload": orjson.dumps(write.resource),
-            "status": status,
-            "last_error": message,
-            "created_at": now,
-            "updated_at": now,
-        }
 
     def _audit(
         self,
@@ -427,75 +386,5 @@ class Publisher:
             "at": self.now(),
         }
 
-
-def crash_after_write(spec: str) -> WriteHook:
-    """TEST ONLY: a hook that SIGKILLs this process right after the server accepted a write and
-    before the ledger recorded it, to prove that the next run adopts instead of duplicating.
-
-    Wired by bootstrap.py from FHIRBRIDGE_TEST_CRASH_AFTER_WRITE, never set in production.
-    `spec`: "<ResourceType>" (the first write of that type), "<ResourceType>:<n>" (the n-th), or
-    "<n>" (the n-th write of any type).
-    """
-    rtype, _, nth = spec.partition(":") if not spec.isdigit() else ("", "", spec)
-    wanted = int(nth or 1)
-    seen = Counter[str]()
-
-    def hook(write: PlannedWrite) -> None:
-        if rtype and write.resource_type != rtype:
-            return
-        seen[rtype] += 1
-        if seen[rtype] == wanted:
-            log.warning("FHIRBRIDGE_TEST_CRASH_AFTER_WRITE: killing the process after a write")
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return hook
-
-
-def _from_outbox(row: OutboxEntry) -> PlannedWrite:
-    system, _, value = row.identifier.partition("|")
-    return PlannedWrite(
-        patient=row.patient_id,
-        resource_type=row.resource_type,
-        system=system,
-        value=value,
-        resource=orjson.loads(row.payload),
-        finding_key=row.finding_key,
-        rule=row.rule,
-        depends_on=tuple((d[0], d[1], d[2]) for d in orjson.loads(row.depends_on)),
-    )
-
-
-def _message(exc: FhirError) -> str:
-    if isinstance(exc, FhirRejected):
-        return outcome_text(exc.outcome) or str(exc)
-    return str(exc)
-
-
-def _error(write: PlannedWrite, message: str, status: int | None) -> dict[str, Any]:
-    return {
-        "patient": write.patient,
-        "resource_type": write.resource_type,
-        "identifier": write.identifier,
-        "finding": write.finding_key,
-        "rule": write.rule,
-        "http_status": status,
-        "error": message,
-    }
-
-
-def _resolve(resource: dict[str, Any], refs: Mapping[str, str]) -> dict[str, Any]:
-    """The resource with urn:uuid references replaced by server references (all known)."""
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                key: refs.get(value, value)
-                if key == "reference" and isinstance(value, str)
-                else walk(value)
-                for key, value in node.items()
-            }
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    return dict(walk(resource))
+    def _row(self, write: PlannedWrite, status: str, message: str) -> dict[str, Any]:
+        return outbox_row(write, target=self.target, status=status, message=message, now=self.now())
