@@ -16,7 +16,13 @@
 // repository stores a fresh object per version and hands out deep clones), so copying the maps
 // and the history arrays is enough. Requests are serialized in server.mjs, so no other request
 // can interleave with a transaction and be rolled back with it.
+// - Speed: a search sorted by `_lastUpdated` (what incremental sync sends) is sorted directly on
+//   meta.lastUpdated. MemoryRepository evaluates a FHIRPath expression on both sides of every
+//   comparison, so each page of a 3,000-resource search took about 130 ms (42 s to page 3,120
+//   resources 10 at a time); sorting the ISO strings gives the same order (stable, ties in
+//   insertion order) in a few ms.
 import { MemoryRepository } from '@medplum/fhir-router';
+import { deepClone, matchesSearchRequest } from '@medplum/core';
 import { checkResource } from './schema.mjs';
 
 function copyStore(store) {
@@ -45,6 +51,32 @@ export class TestRepository extends MemoryRepository {
   async conditionalCreate(resource, search, options) {
     checkResource(resource);
     return super.conditionalCreate(resource, search, options);
+  }
+
+  searchSync(request) {
+    const rules = request.sortRules ?? [];
+    const chained = (request.filters ?? []).some((f) => f.code.includes('.') || f.code.startsWith('_has:'));
+    if (rules.length !== 1 || rules[0].code !== '_lastUpdated' || chained) {
+      return super.searchSync(request);
+    }
+    const unsorted = { ...request, sortRules: undefined, offset: undefined, count: undefined };
+    const matches = [...(this.resources.get(request.resourceType)?.values() ?? [])].filter((r) =>
+      matchesSearchRequest(r, unsorted)
+    );
+    const direction = rules[0].descending ? -1 : 1;
+    matches.sort((a, b) => {
+      const x = a.meta?.lastUpdated ?? '';
+      const y = b.meta?.lastUpdated ?? '';
+      return x < y ? -direction : x > y ? direction : 0;
+    });
+    const start = request.offset ?? 0;
+    const page = matches.slice(start, request.count === undefined ? undefined : start + request.count);
+    return {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: page.length ? page.map((resource) => ({ search: { mode: 'match' }, resource: deepClone(resource) })) : undefined,
+      total: matches.length,
+    };
   }
 
   async withTransaction(callback) {
