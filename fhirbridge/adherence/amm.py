@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from fhirbridge.adherence.coverage import carry_over, select_fills, union_days
+from fhirbridge.adherence.coverage import covered_days, select_fills
 from fhirbridge.adherence.params import AmmParams
 from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
 
@@ -113,9 +113,21 @@ def assess_amm(
     results = []
     for measure, required, window in phases:
         end = ipsd + timedelta(days=window - 1)
-        counted = [f for f in fills if ipsd <= f.start <= min(end, as_of) and f.days_supply]
         last = min(end, as_of)
-        covered = union_days(carry_over(counted), ipsd.toordinal(), last.toordinal())
+        counted = [f for f in fills if ipsd <= f.start <= last and f.days_supply]
+        covered = covered_days(
+            (
+                (
+                    f.start.toordinal(),
+                    f.days_supply or 0,
+                    f.drug.ingredients or (f.drug.display,),
+                    f.ref,
+                )
+                for f in counted
+            ),
+            ipsd.toordinal(),
+            last.toordinal(),
+        )
         elapsed = (last - ipsd).days + 1
         if as_of >= end:
             status = "met" if covered >= required else "not-met"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from fhirbridge.records import EventKind, MedicationEvent
 
@@ -56,6 +57,7 @@ def carry_over(fills: Sequence[MedicationEvent]) -> list[Interval]:
 
 
 Supply = tuple[int, int, tuple[str, ...], str]  # (first day, days supply, ingredients, ref)
+_START_REF = itemgetter(0, 3)  # fills in date order, ties by reference: input order never matters
 
 
 def carry_over_days(supplies: Iterable[Supply]) -> list[Interval]:
@@ -66,7 +68,7 @@ def carry_over_days(supplies: Iterable[Supply]) -> list[Interval]:
     """
     free_from: dict[str, int] = {}  # ingredient → first day not yet covered by its supply
     intervals: list[Interval] = []
-    for start, days, ingredients, ref in sorted(supplies, key=lambda s: (s[0], s[3])):
+    for start, days, ingredients, ref in sorted(supplies, key=_START_REF):
         if days <= 0:
             continue
         for ingredient in ingredients:
@@ -90,6 +92,62 @@ def plain(fills: Sequence[MedicationEvent]) -> list[Interval]:
         for f in sorted(fills, key=lambda f: (f.start, f.ref))
         if f.days_supply
     ]
+
+
+def covered_days(supplies: Iterable[Supply], first: int, last: int) -> int:
+    """Days in [first, last] covered after carry-over: `union_days(carry_over_days(...))` fused.
+
+    The PDC core. It makes no Interval objects and sorts a second time only when carry-over
+    put supplies out of order (several ingredients); otherwise one pass merges the runs. About
+    6-8x a day-set on 12 fills of 30 days (bench/analyze.py).
+    """
+    free_from: dict[str, int] = {}
+    spans: list[tuple[int, int]] = []
+    ordered, previous = True, first
+    for start, days, ingredients, _ in sorted(supplies, key=_START_REF):
+        if days <= 0:
+            continue
+        for ingredient in ingredients:
+            free = free_from.get(ingredient, start)
+            if free > start:
+                start = free
+        end = start + days  # exclusive
+        for ingredient in ingredients:
+            free_from[ingredient] = end
+        if start < previous:
+            ordered = False
+        previous = start
+        spans.append((start, end))
+    if not ordered:
+        spans.sort()
+    covered, run_start, run_end, stop = 0, first, first, last + 1
+    for start, end in spans:
+        start, end = max(start, first), min(end, stop)
+        if start >= end:
+            continue
+        if start > run_end:
+            covered += run_end - run_start
+            run_start, run_end = start, end
+        elif end > run_end:
+            run_end = end
+    return covered + run_end - run_start
+
+
+def carried_ends(supplies: Iterable[Supply]) -> list[tuple[int, str]]:
+    """(last covered day, ref) of each supply after carry-over, without Interval objects."""
+    free_from: dict[str, int] = {}
+    ends: list[tuple[int, str]] = []
+    for start, days, ingredients, ref in sorted(supplies, key=_START_REF):
+        if days <= 0:
+            continue
+        for ingredient in ingredients:
+            free = free_from.get(ingredient, start)
+            if free > start:
+                start = free
+        for ingredient in ingredients:
+            free_from[ingredient] = start + days
+        ends.append((start + days - 1, ref))
+    return ends
 
 
 def union_days(intervals: Iterable[Interval], first: int, last: int) -> int:

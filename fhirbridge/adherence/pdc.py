@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from fhirbridge.adherence.coverage import carry_over_days, select_fills, union_days
+from fhirbridge.adherence.coverage import covered_days, select_fills
 from fhirbridge.adherence.inpatient import Censor
 from fhirbridge.records import InpatientStay, MedicationEvent
 
@@ -115,7 +115,7 @@ def pdc(
     days = last - first + 1
     if days <= 0:
         return PdcOutcome(result=None, skipped=skipped, excluded="period-censored")
-    covered = union_days(carry_over_days(supplies), first, last)
+    covered = covered_days(supplies, first, last)
     value = round(covered / days, 4)
     return PdcOutcome(
         result=PdcResult(

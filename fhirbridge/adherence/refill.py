@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from fhirbridge.adherence.coverage import carry_over, carry_over_days, select_fills
+from fhirbridge.adherence.coverage import carried_ends, select_fills
 from fhirbridge.adherence.params import RefillParams
 from fhirbridge.adherence.rules import GROUP_LABELS
 from fhirbridge.findings import Category, Finding, Severity
@@ -39,23 +39,21 @@ def last_covered(events: Sequence[MedicationEvent]) -> tuple[int, list[str]] | N
     last, refs = -1, []
     for product in by_drug.values():
         fills, basis = select_fills(product)
-        if basis == "order":
-            intervals = carry_over_days(
-                (
-                    f.start.toordinal(),
-                    (f.days_supply or 0) * (1 + (f.refills or 0)),
-                    f.drug.ingredients or (f.drug.display,),
-                    f.ref,
-                )
-                for f in fills
+        supplies = [
+            (
+                f.start.toordinal(),
+                f.days_supply * (1 + (f.refills or 0)) if basis == "order" else f.days_supply,
+                f.drug.ingredients or (f.drug.display,),
+                f.ref,
             )
-        else:
-            intervals = carry_over(fills)
-        for interval in intervals:
-            if interval.end > last:
-                last, refs = interval.end, [interval.ref]
-            elif interval.end == last:
-                refs.append(interval.ref)
+            for f in fills
+            if f.days_supply
+        ]
+        for end, ref in carried_ends(supplies):
+            if end > last:
+                last, refs = end, [ref]
+            elif end == last:
+                refs.append(ref)
     return (last, refs) if last >= 0 else None
 
 

@@ -10,10 +10,10 @@ days, rounded down, at least one (`whole_days`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from fhirbridge.mappers.datatypes import number, quantity_value
+from fhirbridge.mappers.datatypes import number
 
 # R4 UnitsOfTime (hl7.org/fhir/R4/valueset-units-of-time.html) as fractions of a day.
 _PERIOD_DAYS = {
@@ -27,13 +27,27 @@ _PERIOD_DAYS = {
 }
 
 
+def _mapping(value: Any) -> Mapping[str, Any] | None:
+    """The value when it is a JSON object; the dict test first (parsed JSON is dicts, and the
+    abstract Mapping check costs ten times more on this per-fill path)."""
+    return value if type(value) is dict or isinstance(value, Mapping) else None
+
+
+def _number(value: Any) -> float | None:
+    """datatypes.number for the hot path: ints and floats (never bools), as float."""
+    if type(value) is int or type(value) is float:
+        return float(value)
+    return number(value)
+
+
 def doses_per_day(dosage: Mapping[str, Any]) -> float | None:
     """Administrations per day from `timing.repeat`, None when the timing says nothing usable."""
-    repeat = (dosage.get("timing") or {}).get("repeat") or {}
-    if not isinstance(repeat, Mapping):
+    timing = _mapping(dosage.get("timing"))
+    repeat = _mapping(timing.get("repeat")) if timing is not None else None
+    if repeat is None:
         return None
-    frequency = number(repeat.get("frequencyMax")) or number(repeat.get("frequency"))
-    period = number(repeat.get("period"))
+    frequency = _number(repeat.get("frequencyMax")) or _number(repeat.get("frequency"))
+    period = _number(repeat.get("period"))
     unit = repeat.get("periodUnit")
     if frequency and period and isinstance(unit, str) and unit in _PERIOD_DAYS:
         return frequency / (period * _PERIOD_DAYS[unit])
@@ -43,17 +57,26 @@ def doses_per_day(dosage: Mapping[str, Any]) -> float | None:
     return None
 
 
+def _quantity(value: Any) -> float | None:
+    quantity = _mapping(value)
+    return _number(quantity.get("value")) if quantity is not None else None
+
+
 def dose_amount(dosage: Mapping[str, Any]) -> float | None:
     """Units per administration: the high end of doseRange, else doseQuantity."""
-    for dose_and_rate in dosage.get("doseAndRate") or ():
-        if not isinstance(dose_and_rate, Mapping):
+    dose_and_rates = dosage.get("doseAndRate")
+    if not isinstance(dose_and_rates, list):
+        return None
+    for item in dose_and_rates:
+        dose_and_rate = _mapping(item)
+        if dose_and_rate is None:
             continue
-        dose_range = dose_and_rate.get("doseRange")
-        if isinstance(dose_range, Mapping):
-            high = quantity_value(dose_range.get("high"))
+        dose_range = _mapping(dose_and_rate.get("doseRange"))
+        if dose_range is not None:
+            high = _quantity(dose_range.get("high"))
             if high:
                 return high
-        amount = quantity_value(dose_and_rate.get("doseQuantity"))
+        amount = _quantity(dose_and_rate.get("doseQuantity"))
         if amount:
             return amount
     return None
@@ -65,9 +88,11 @@ def daily_dose(dosages: Any) -> float | None:
     A dosage with a dose but no timing counts as once daily (CMD's `?? 1.0`); with neither
     there is nothing to divide by.
     """
-    if not isinstance(dosages, Sequence) or not dosages or not isinstance(dosages[0], Mapping):
+    if not isinstance(dosages, list) or not dosages:
         return None
-    dosage = dosages[0]
+    dosage = _mapping(dosages[0])
+    if dosage is None:
+        return None
     amount = dose_amount(dosage)
     if amount is None:
         return None

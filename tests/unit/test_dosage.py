@@ -74,6 +74,16 @@ CASES = [
     # No dose → nothing to multiply: None (quantity cannot be converted to days).
     pytest.param([dosage(dose=None, frequency=2, period=1, periodUnit="d")], None, id="no-dose"),
     pytest.param([{"text": "take as directed"}], None, id="text-only"),
+    # Malformed timing (a string where an object belongs): read as no timing, once daily, not
+    # a crash (tolerant reader).
+    pytest.param(
+        [{"timing": "daily", "doseAndRate": [{"doseQuantity": {"value": 2}}]}],
+        2.0,
+        id="malformed-timing",
+    ),
+    pytest.param(
+        [{"doseAndRate": {"doseQuantity": {"value": 2}}}], None, id="doseAndRate-not-list"
+    ),
     pytest.param([], None, id="empty-list"),
     pytest.param(None, None, id="absent"),
 ]
