@@ -123,7 +123,7 @@ def test_runs_and_bad_input(client: FlaskClient) -> None:
     assert runs[0]["command"] == "run"
     assert runs[0]["status"] == "ok"
     detail = client.get(f"/api/v1/runs/{runs[0]['id']}", headers=_bearer("operator")).json
-    assert detail["report"]["patients_analyzed"] == 27
+    assert detail["report"]["patients_analyzed"] == 28  # the example data's patients
     assert client.get("/api/v1/runs/424242", headers=_bearer("operator")).status_code == 404
     bad: list[tuple[Any, str]] = [
         (

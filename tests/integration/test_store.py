@@ -185,5 +185,5 @@ def test_ingest_of_the_example_data(store: SqlStore) -> None:
     )
     assert counts.dead_lettered == 1
     assert sum(counts.stored.values()) == sum(counts.read.values()) - 1
-    assert store.count_resources()["MedicationDispense"] == 170
+    assert store.count_resources()["MedicationDispense"] == 175
     assert [d.resource_id for d in store.dead_letters()] == ["ex-mr-27-2"]
