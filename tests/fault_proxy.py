@@ -68,6 +68,7 @@ class ProxyState:
     rate: float = 0.0  # share of eligible requests that get a fault
     faults: tuple[str, ...] = FAULTS
     slow_seconds: float = 1.5  # longer than the client's read timeout in the tests
+    latency: float = 0.0  # seconds added to every proxied request (a distant server)
     smart: bool = False
     token_lifetime: int = 300
     clients: dict[str, Client] = field(default_factory=dict)
@@ -138,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
                 state.injected[fault] += 1
             if self._inject_before(fault):
                 return
+        if state.latency:
+            time.sleep(state.latency)
         status, headers, content = self._forward(body)
         if fault is not None:
             self._inject_after(fault, status, headers, content)

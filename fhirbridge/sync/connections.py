@@ -209,7 +209,9 @@ def pull_all(
         except FhirBridgeError as exc:
             ingest.flush()  # what was read is kept; its cursor was not moved past it
             total.connections[connection.name] = {"error": str(exc)}
-            log.warning("connection %s failed: %s", connection.name, exc)
+            # Logged when other connections go on; a lone one's error is the command's one line.
+            level = logging.WARNING if len(connections) > 1 else logging.DEBUG
+            log.log(level, "connection %s failed: %s", connection.name, exc)
             failures.append(exc)
             continue
         ingest.flush()
