@@ -216,6 +216,8 @@ def writeback(
             target=target,
         )
     click.echo(_written_line(report.get("written", {})))
+    if (line := _write_errors_line(report, out)) is not None:
+        click.echo(line)
 
 
 @cli.command()
@@ -346,6 +348,19 @@ def _written_line(written: dict[str, dict[str, int]]) -> str:
     return "written: " + ("; ".join(parts) if parts else "nothing")
 
 
+def _write_errors_line(report: dict[str, Any], out: Path) -> str | None:
+    """One line when write-back left errors (they are in run-report.json, with the finding)."""
+    errors, queued = report.get("write_errors") or [], report.get("outbox") or {}
+    if not errors and not queued:
+        return None
+    kept = ", ".join(f"{n} {status}" for status, n in sorted(queued.items()))
+    return (
+        f"{len(errors)} write-back error(s)"
+        + (f"; outbox: {kept}" if kept else "")
+        + f"; details in {out / 'run-report.json'}"
+    )
+
+
 def _print_summary(report: dict[str, Any], out: Path) -> None:
     from fhirbridge.reports import summary_table
 
@@ -358,6 +373,8 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
     click.echo(summary_table(report.get("_findings", [])))
     if "written" in report:
         click.echo(_written_line(report["written"]))
+    if (line := _write_errors_line(report, out)) is not None:
+        click.echo(line)
     skipped = sum(report.get("skipped_at_sync", {}).values()) + sum(
         report.get("skipped_at_analysis", {}).values()
     )

@@ -19,6 +19,7 @@ from fhirbridge.writeback import (
     FindingState,
     Profile,
     Publisher,
+    PublishReport,
     WriteOptions,
     entry_for,
     load_profile,
@@ -227,9 +228,10 @@ def _writeback_into(
     if profile.bundle_file:
         write_json(out / "writeback-bundle.json", _bundle(services, options, valid))
     if not profile.sends:
-        report["write_errors"] = [
-            {"patient": w.patient, "identifier": w.identifier, "error": e} for w, e in rejected
-        ]
+        invalid = PublishReport()
+        for write, message in rejected:
+            invalid.failed(write, "invalid", message, None)
+        report["write_errors"] = invalid.errors
         return
     client = services.client_factory(base)
     publisher = Publisher(

@@ -29,6 +29,11 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
+from fhirbridge.cli import main
+from fhirbridge.examples.builders import Chart
+from fhirbridge.examples.catalog import DRUGS
+from tests.fhir_loading import search_all
+
 FHIR_JSON = "application/fhir+json"
 Fault = Callable[[str, str, dict[str, Any] | None], bool]  # (method, path, body) → fail it?
 
@@ -200,3 +205,74 @@ def put_all(base_url: str, resources: list[dict[str, Any]]) -> None:
 
 def history_length(base_url: str, rtype: str, rid: str) -> int:
     return len(get(base_url, f"{rtype}/{rid}/_history").get("entry", []))
+
+
+# ---- constructed patients for the write-back tests -------------------------------------------
+# chart(n): patient ex-pt-<n> takes buprenorphine/naloxone on one order (ex-mr-<n>-1), 30-day
+# fills on days -179, -119, -59 and -29 before 2026-06-30 (examples.REFERENCE_DATE): PDC as of
+# that day = 120 covered / 180 days = 0.6667 < 0.80, one pdc-below-threshold finding.
+AS_OF = "2026-06-30"
+CONFIG = '[analysis]\nenabled_rules = ["pdc-below-threshold"]\n'
+WRITTEN = ("DetectedIssue", "Flag", "CarePlan", "DocumentReference", "Communication")
+
+
+def chart(number: int) -> Chart:
+    c = Chart(number, "Sam", f"Patient{number}", "male", "1979-05-02")
+    order = c.order(DRUGS["bupnal"], "add-a", -179, supply=30, refills=5)
+    for offset in (-179, -119, -59, -29):
+        c.dispense(order, DRUGS["bupnal"], offset, "pharm-a", 30)
+    return c
+
+
+def write_folder(folder: Path, charts: list[Chart], *, bad: int | None = None) -> None:
+    folder.mkdir()
+    lines: dict[str, list[bytes]] = {}
+    for c in charts:
+        for rtype, resources in c.resources.items():
+            for resource in resources:
+                if c.number == bad:
+                    resource = _with_stray_tab(resource, c.number)
+                lines.setdefault(rtype, []).append(orjson.dumps(resource))
+    for rtype, rows in lines.items():
+        (folder / f"{rtype}.ndjson").write_bytes(b"\n".join(rows) + b"\n")
+
+
+def _with_stray_tab(resource: dict[str, Any], number: int) -> dict[str, Any]:
+    """The order id with a vertical tab at its end, wherever it appears (an export artefact)."""
+    text = orjson.dumps(resource).decode()
+    order = f'ex-mr-{number}-1"'
+    return dict(orjson.loads(text.replace(order, order[:-1] + '\\u000b"')))
+
+
+def prepare(
+    tmp: Path, charts: list[Chart], bad: int | None = None, config: str = CONFIG
+) -> list[str]:
+    """Sync and analyze the constructed charts; the common writeback options."""
+    write_folder(tmp / "data", charts, bad=bad)
+    (tmp / "fb.toml").write_text(config)
+    common = [
+        "--as-of",
+        AS_OF,
+        "--db",
+        f"sqlite:///{tmp / 'fb.db'}",
+        "--config",
+        str(tmp / "fb.toml"),
+    ]
+    assert main(["sync", "--source", str(tmp / "data"), *common]) == 0
+    assert main(["analyze", "--out", str(tmp / "analysis"), *common]) == 0
+    return common
+
+
+def writeback(url: str, common: list[str], out: Path, target: str = "fhir-full") -> dict[str, Any]:
+    assert main(["writeback", "--source", url, "--target", target, "--out", str(out), *common]) == 0
+    return report(out)
+
+
+def on_server(url: str) -> dict[str, list[str]]:
+    """Resource type → the patients its fhirbridge resources are about, sorted."""
+    found: dict[str, list[str]] = {}
+    for rtype in WRITTEN:
+        for r in search_all(url, f"{rtype}?_tag=urn:fhirbridge:tag|fhirbridge&_count=200"):
+            subject = r.get("patient") or r.get("subject")
+            found.setdefault(rtype, []).append(subject["reference"])
+    return {t: sorted(v) for t, v in found.items()}

@@ -2,7 +2,7 @@
 never by a blind overwrite: if the server's copy already says what fhirbridge would write it is
 adopted (no new version), else fhirbridge's content goes onto the version just read.
 
-Constructed patient ex-pt-92 (tests/integration/test_writeback_failures.py: buprenorphine fills
+Constructed patient ex-pt-92 (tests/writeback_support.chart: buprenorphine fills
 of 30 days on -179, -119, -59, -29; PDC 120 / 180 = 0.6667). The finding's content then changes:
 a 10-day fill on day -89 (same order, so the same finding key) covers -89..-80, PDC 130 / 180 =
 0.7222, still below 0.80, so its DetectedIssue (summary and detail) and CarePlan change.
@@ -20,8 +20,16 @@ import requests
 from fhirbridge.cli import main
 from fhirbridge.examples.catalog import DRUGS
 from tests.fhir_loading import search_all
-from tests.integration.test_writeback_failures import chart, prepare, write_folder, writeback
-from tests.writeback_support import FHIR_JSON, RacyProxy, history_length, running
+from tests.writeback_support import (
+    FHIR_JSON,
+    RacyProxy,
+    chart,
+    history_length,
+    prepare,
+    running,
+    write_folder,
+    writeback,
+)
 
 pytestmark = pytest.mark.fhir_server
 

@@ -1,9 +1,9 @@
 """Failure behaviour of the write-back against the real FHIR server: a rejected patient does not
 stop the others and its OperationOutcome reaches run-report.json; transient failures are
 retried within a bounded budget and what could not be written waits in the outbox, to be sent on
-the next run. Also: the ehr-restricted profile writes no Flag and no CarePlan.
+the next run.
 
-Constructed patients (not in the example dataset): each takes buprenorphine/naloxone on one
+Constructed patients (tests/writeback_support.chart): each takes buprenorphine/naloxone on one
 order, 30-day fills on days -179, -119, -59 and -29 before 2026-06-30, so PDC = 120 / 180 =
 0.6667 < 0.80: one pdc-below-threshold finding each (a DetectedIssue, a Flag, a CarePlan).
 The rejected patient's data comes from an export whose order id carries a vertical tab (an
@@ -19,75 +19,12 @@ from typing import Any
 import orjson
 import pytest
 
-from fhirbridge.cli import main
-from fhirbridge.examples.builders import Chart
-from fhirbridge.examples.catalog import DRUGS
 from fhirbridge.store import make_engine, outbox_entries
 from tests.fhir_loading import search_all
-from tests.writeback_support import RacyProxy, report, running
+from tests.writeback_support import RacyProxy, chart, on_server, prepare, running, writeback
 
 pytestmark = pytest.mark.fhir_server
-AS_OF = "2026-06-30"
-CONFIG = '[analysis]\nenabled_rules = ["pdc-below-threshold"]\n'
 TYPES = ("DetectedIssue", "Flag", "CarePlan")
-
-
-def chart(number: int) -> Chart:
-    c = Chart(number, "Sam", f"Patient{number}", "male", "1979-05-02")
-    order = c.order(DRUGS["bupnal"], "add-a", -179, supply=30, refills=5)
-    for offset in (-179, -119, -59, -29):
-        c.dispense(order, DRUGS["bupnal"], offset, "pharm-a", 30)
-    return c
-
-
-def write_folder(folder: Path, charts: list[Chart], *, bad: int | None = None) -> None:
-    folder.mkdir()
-    lines: dict[str, list[bytes]] = {}
-    for c in charts:
-        for rtype, resources in c.resources.items():
-            for resource in resources:
-                if c.number == bad:
-                    resource = _with_stray_tab(resource)
-                lines.setdefault(rtype, []).append(orjson.dumps(resource))
-    for rtype, rows in lines.items():
-        (folder / f"{rtype}.ndjson").write_bytes(b"\n".join(rows) + b"\n")
-
-
-def _with_stray_tab(resource: dict[str, Any]) -> dict[str, Any]:
-    text = orjson.dumps(resource).decode()
-    return dict(orjson.loads(text.replace('ex-mr-93-1"', 'ex-mr-93-1\\u000b"')))
-
-
-def prepare(tmp: Path, charts: list[Chart], bad: int | None = None) -> list[str]:
-    """Sync and analyze the constructed charts; the common writeback options."""
-    write_folder(tmp / "data", charts, bad=bad)
-    (tmp / "fb.toml").write_text(CONFIG)
-    common = [
-        "--as-of",
-        AS_OF,
-        "--db",
-        f"sqlite:///{tmp / 'fb.db'}",
-        "--config",
-        str(tmp / "fb.toml"),
-    ]
-    assert main(["sync", "--source", str(tmp / "data"), *common]) == 0
-    assert main(["analyze", "--out", str(tmp / "analysis"), *common]) == 0
-    return common
-
-
-def writeback(url: str, common: list[str], out: Path, target: str = "fhir-full") -> dict[str, Any]:
-    assert main(["writeback", "--source", url, "--target", target, "--out", str(out), *common]) == 0
-    return report(out)
-
-
-def on_server(url: str) -> dict[str, list[str]]:
-    """Resource type → the patients its fhirbridge resources are about, sorted."""
-    found: dict[str, list[str]] = {}
-    for rtype in (*TYPES, "DocumentReference", "Communication"):
-        for r in search_all(url, f"{rtype}?_tag=urn:fhirbridge:tag|fhirbridge&_count=200"):
-            subject = r.get("patient") or r.get("subject")
-            found.setdefault(rtype, []).append(subject["reference"])
-    return {t: sorted(v) for t, v in found.items()}
 
 
 def test_a_rejected_patient_does_not_stop_the_others(fhir_base_url: str, tmp_path: Path) -> None:
@@ -202,25 +139,3 @@ def test_a_server_that_is_down_costs_a_bounded_number_of_requests(
         "not tried: 3 transient failures in a row in this run"
     )
     assert on_server(fhir_base_url) == {}
-
-
-def test_ehr_restricted_writes_notes_and_no_flag_or_care_plan(
-    fhir_base_url: str, tmp_path: Path
-) -> None:
-    common = prepare(tmp_path, [chart(92), chart(94)])
-    first = writeback(fhir_base_url, common, tmp_path / "out1", target="ehr-restricted")
-    assert first["written"] == {"DocumentReference": {"created": 2}, "Provenance": {"created": 2}}
-    assert on_server(fhir_base_url) == {
-        "DocumentReference": ["Patient/ex-pt-92", "Patient/ex-pt-94"]
-    }
-    # The bundle file holds the same notes, as conditional creates.
-    bundle = orjson.loads((tmp_path / "out1" / "writeback-bundle.json").read_bytes())
-    notes = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
-    assert [e["request"]["method"] for e in notes] == ["POST", "POST"]
-    assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {
-        "DocumentReference",
-        "Provenance",
-    }
-    # Created once: the next run sends nothing.
-    second = writeback(fhir_base_url, common, tmp_path / "out2", target="ehr-restricted")
-    assert second["written"] == {"DocumentReference": {"unchanged": 2}}
