@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
-from fhirbridge.store import make_engine, outbox_entries
+from fhirbridge.store import audit_entries, make_engine, outbox_entries
 from tests.fhir_loading import search_all
 from tests.writeback_support import RacyProxy, chart, on_server, prepare, running, writeback
 
@@ -57,6 +57,21 @@ def test_a_rejected_patient_does_not_stop_the_others(fhir_base_url: str, tmp_pat
     (kept,) = outbox_entries(engine, fhir_base_url, status="rejected")
     assert (kept.finding_key, kept.rule) == (rejected["finding"], "pdc-below-threshold")
     assert kept.last_error == rejected["error"]
+    # The audit has every attempt and its outcome: three writes and their Provenances for 92,
+    # the refusal for 93 (what waited for it was never attempted, so it is in the outbox only).
+    trail = [
+        (a.patient_id, a.resource_type, a.outcome, a.http_status) for a in audit_entries(engine)
+    ]
+    assert sorted(trail, key=str) == sorted(
+        [
+            ("Patient/ex-pt-92", "CarePlan", "created", None),
+            ("Patient/ex-pt-92", "DetectedIssue", "created", None),
+            ("Patient/ex-pt-92", "Flag", "created", None),
+            *[("Patient/ex-pt-92", "Provenance", "created", None)] * 3,
+            ("Patient/ex-pt-93", "DetectedIssue", "rejected", 400),
+        ],
+        key=str,
+    )
     engine.dispose()
 
 

@@ -16,7 +16,7 @@ from fhirbridge import cli, settings
 from fhirbridge.errors import ConfigError
 from fhirbridge.findings import Category, Finding, Severity
 from fhirbridge.settings import Connection, Settings
-from fhirbridge.workflow import _profile
+from fhirbridge.workflow import _profile, _validated
 from fhirbridge.writeback import PROFILES, load_profile
 from fhirbridge.writeback.build import validate
 from fhirbridge.writeback.build_notice import build_communication, build_document_reference
@@ -298,3 +298,19 @@ def test_ehr_restricted_announces_an_episode_once_and_its_end_only_if_announced(
     assert again.identifier == f"urn:fhirbridge:notice|{OB.key}:2026-08-31"
     for write in (note, closing, again):
         validate(write.resource)
+
+
+def test_an_invalid_resource_is_held_back_with_what_refers_to_it_and_the_rest_goes_on() -> None:
+    writes = plan_writes(
+        [FindingState(finding=f, first_seen=D1, opened_on=D1) for f in (PDC, OB)], OPTIONS
+    )
+    broken = writes[1]  # the pdc-below-threshold DetectedIssue, which the Flag refers to
+    assert (broken.resource_type, broken.rule) == ("DetectedIssue", "pdc-below-threshold")
+    broken.resource["severity"] = ["high"]  # not a code: R4B refuses it
+    valid, rejected = _validated(writes)
+    assert [w.resource_type for w in valid] == ["DetectedIssue"]  # the interaction's
+    assert [(w.resource_type, e) for w, e in rejected] == [
+        ("DetectedIssue", "invalid DetectedIssue: DetectedIssue.severity: string_type"),
+        ("Flag", f"refers to DetectedIssue urn:fhirbridge:finding|{PDC.key}, rejected"),
+        ("CarePlan", f"refers to DetectedIssue urn:fhirbridge:finding|{PDC.key}, rejected"),
+    ]
