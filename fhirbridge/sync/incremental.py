@@ -25,6 +25,8 @@ Patient-scoped pulls (a list of patients, or a Group's members) run the same sea
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -251,7 +253,7 @@ class IncrementalPull:
         newest: datetime | None = None
         start: datetime | None = None
         sorted_by_server: bool | None = None
-        for page in self.client.pages(rtype, params):
+        for page in _ahead(self.client.pages(rtype, params)):
             start = start or page.server_date
             if sorted_by_server is None:
                 sorted_by_server = _sorted_by_last_updated(page.bundle)
@@ -340,6 +342,50 @@ class IncrementalPull:
             for page in self.client.pages(rtype, params):
                 self._store(rtype, _matches(page, rtype), report, set())
             self.ingest.flush()
+
+
+def _ahead(pages: Iterator[Page]) -> Iterator[Page]:
+    """The same pages, the next one fetched while the caller stores this one.
+
+    The server searches while we write to the database, instead of each waiting for the other
+    (bench/sync.py: about 1.6x the resources per second on 2 cores). One page ahead, no more:
+    memory stays at two pages. Errors reach the caller in order, after the pages before them.
+    """
+    slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                if not put(("page", page)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            put(("error", exc))
+
+    worker = threading.Thread(target=fetch, name="fhirbridge-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = slot.get()
+            if kind == "page":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        worker.join(timeout=120)
 
 
 class _Restart(Exception):
