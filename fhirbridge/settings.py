@@ -135,6 +135,19 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"tokens_file": {"type": "string", "minLength": 1}},
         },
+        # The SMART on FHIR patient page (api/smart_launch.py): this app's registration at the
+        # EHRs allowed to launch it. No client secret: a public client with PKCE (SMART 2.0).
+        "smart_app": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "client_id": {"type": "string", "minLength": 1},
+                "redirect_uri": {"type": "string", "pattern": "^https?://"},
+                "scopes": {"type": "string", "minLength": 1},
+                "issuers": {"type": "array", "items": {"type": "string", "pattern": "^https?://"}},
+                "demo": {"type": "boolean"},
+            },
+        },
         "mappings": {
             "type": "object",
             "additionalProperties": False,
@@ -178,6 +191,26 @@ class CdsClientSetting:
     jwks_url: str
 
 
+# Read scopes for what the patient page shows (SMART App Launch 2.0 scope syntax, `.rs`).
+SMART_APP_SCOPES = (
+    "launch openid fhirUser patient/Patient.rs patient/MedicationRequest.rs "
+    "patient/MedicationDispense.rs patient/MedicationStatement.rs patient/Observation.rs "
+    "patient/Condition.rs patient/Encounter.rs user/Medication.rs user/Practitioner.rs "
+    "user/PractitionerRole.rs"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmartAppSetting:
+    """[smart_app]: the patient page as a SMART app (EHR launch) and its demo mode."""
+
+    client_id: str | None = None  # None: EHR launch is refused (the demo still works)
+    redirect_uri: str | None = None  # default: <this server>/patient-page/callback
+    scopes: str = SMART_APP_SCOPES
+    issuers: tuple[str, ...] = ()  # FHIR base URLs (iss) allowed to launch the page
+    demo: bool = True  # /patient-page/demo on the bundled constructed patients only
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything configurable, resolved."""
@@ -195,6 +228,7 @@ class Settings:
     cds_base_url: str | None = None  # the public URL EHRs call (the JWT aud is checked against it)
     cds_clients: tuple[CdsClientSetting, ...] = ()
     api_tokens_file: str | None = None  # hashed operator API tokens with roles (api/tokens.py)
+    smart_app: SmartAppSetting = field(default_factory=SmartAppSetting)  # [smart_app]
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -256,7 +290,17 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         cds_clients=tuple(
             CdsClientSetting(**c) for c in data.get("cds_hooks", {}).get("clients", ())
         ),
+        smart_app=_smart_app(data.get("smart_app", {}), name),
     )
+
+
+def _smart_app(data: dict[str, Any], name: str) -> SmartAppSetting:
+    """[smart_app]; a client id needs the issuers it may be launched from (no open launch)."""
+    if data.get("client_id") and not data.get("issuers"):
+        problem = "client_id needs issuers: the EHR FHIR base URLs allowed to launch the page"
+        raise ConfigError(name, "smart_app", problem)
+    values = {**data, "issuers": tuple(i.rstrip("/") for i in data.get("issuers", ()))}
+    return SmartAppSetting(**values)
 
 
 def _connections(items: Any, environ: Mapping[str, str], file: str) -> tuple[Connection, ...]:

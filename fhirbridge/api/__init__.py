@@ -1,4 +1,5 @@
-"""API: the Flask app factory. CDS Hooks for clinicians, health and metrics for operators.
+"""API: the Flask app factory. CDS Hooks and the SMART patient page for clinicians, health and
+metrics for operators.
 
 Views are thin: parse, call a service or the evaluation, serialise. Errors are OperationOutcomes
 (api/errors.py). Nothing is built at import time: `create_app(settings, services)`.
@@ -55,10 +56,12 @@ def create_app(
     from fhirbridge.api.cds_hooks import bp as cds_bp
     from fhirbridge.api.health import bp as health_bp
     from fhirbridge.api.operator import bp as operator_bp
+    from fhirbridge.api.patient_page import bp as page_bp
 
     app.register_blueprint(cds_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(operator_bp)
+    app.register_blueprint(page_bp)
     return app
 
 

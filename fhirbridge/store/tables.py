@@ -235,3 +235,18 @@ class WriteAudit(SQLModel, table=True):
     content_hash: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, max_length=2000)  # OperationOutcome text, never bodies
     at: datetime
+
+
+class PageSession(SQLModel, table=True):
+    """A patient page session (api/page_session.py): the launch state, then the patient and the
+    EHR's access token, encrypted with a key only the browser's cookie holds.
+
+    The row is found by a hash of the cookie, so the table alone opens no session and reads no
+    token; rows past `expires_at` are deleted.
+    """
+
+    __tablename__ = "page_session"
+
+    key: str = Field(primary_key=True, max_length=64)  # SHA-256 hex of the session cookie
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # AES-GCM nonce+sealed
+    expires_at: datetime = Field(index=True)
