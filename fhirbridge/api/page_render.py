@@ -14,8 +14,9 @@ from datetime import date
 from html import escape
 
 from fhirbridge.api.page_data import ROLES, Overlap, PageModel
+from fhirbridge.api.page_marks import GAP_FILL, POSITIVE, ROLE_COLOURS, STAY_FILL
 from fhirbridge.api.page_sources import ExamplePatient
-from fhirbridge.api.page_svg import GAP_FILL, POSITIVE, ROLE_COLOURS, STAY_FILL, timeline_svg
+from fhirbridge.api.page_svg import timeline_svg
 from fhirbridge.findings import Finding
 
 STATIC = "/patient-page/static"
