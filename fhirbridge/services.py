@@ -34,6 +34,7 @@ from fhirbridge.settings import Settings
 from fhirbridge.store import SqlStore
 from fhirbridge.store.suppression import acknowledgements, mark_suppressed
 from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, pull, read_files
+from fhirbridge.sync.connections import open_client
 from fhirbridge.sync.connections import pull_all as pull_connections
 from fhirbridge.sync.connections import resolve as resolve_connections
 from fhirbridge.sync.items import Received
@@ -114,6 +115,19 @@ class Services:
         if not path.exists():
             raise SourceError(f"source not found: {path}")
         return read_files(path), str(path)
+
+    def source_url(self, source: str | None) -> str | None:
+        """A connection name as its base URL (write-back goes there); anything else unchanged."""
+        named = [c for c in self.settings.connections if c.name == source]
+        return named[0].base_url if named else source
+
+    def client_for(self, base_url: str) -> FhirClient:
+        """A client for `base_url`, with the SMART Backend Services auth of the configured
+        connection it belongs to; a plain one (`client_factory`) otherwise."""
+        for connection in resolve_connections(self.settings.connections, base_url) or ():
+            if connection.auth != "none":
+                return open_client(connection)
+        return self.client_factory(base_url)
 
     def sync(
         self, source: str | None, as_of: date, run_id: int | None, progress: Progress = _no_progress

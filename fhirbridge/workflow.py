@@ -99,6 +99,7 @@ def run_writeback(
     The target is `target`, else the `target` of the configured connection whose base_url is
     `source`, else bundle-file; writeback-bundle.json and run-report.json go to `out`.
     """
+    source = services.source_url(source)  # a connection name writes back to its base URL
     profile = _profile(services.settings, source, target)
 
     def body(run_id: int, report: dict[str, Any]) -> None:
@@ -118,6 +119,7 @@ def run_all(
     progress: Progress = _noop,
 ) -> dict[str, Any]:
     """sync, analyze, write back: the main job (target resolved as in run_writeback)."""
+    source = services.source_url(source)  # a connection name writes back to its base URL
     profile = _profile(services.settings, source, target)
     if profile.sends and not (source or "").startswith(("http://", "https://")):
         raise ConfigError(
@@ -233,7 +235,7 @@ def _writeback_into(
             invalid.failed(write, "invalid", message, None)
         report["write_errors"] = invalid.errors
         return
-    client = services.client_factory(base)
+    client = services.client_for(base)  # with the connection's SMART auth, when it has one
     publisher = Publisher(
         client,
         ledger,

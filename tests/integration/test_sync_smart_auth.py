@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 
 from fhirbridge.sync.incremental import ALL_TYPES
 from tests.fault_proxy import Client, fault_proxy
+from tests.fhir_loading import load_examples
 from tests.sync_support import cli, generated, put_all, server_versions, stored_versions
 
 pytestmark = pytest.mark.fhir_server
@@ -136,3 +138,36 @@ def test_same_kid_but_another_key_fails_the_signature_check(
     assert proxy.state.token_errors == [
         "assertion rejected: InvalidSignatureError: Signature verification failed"
     ]
+
+
+def test_run_on_a_connection_name_writes_back_with_its_token(
+    fhir_base_url: str, tmp_path: Path
+) -> None:
+    assert load_examples(fhir_base_url) == ["MedicationRequest/ex-mr-27-2"]
+    key, jwks, _ = _keys(tmp_path, "keys", "ES384")
+    clients = {"fhirbridge-test": Client(client_id="fhirbridge-test", jwks=jwks)}
+    with fault_proxy(fhir_base_url, smart=True, clients=clients) as proxy:
+        config = _config(tmp_path, proxy.url, key, extra='target = "fhir-full"\n')
+        db = f"sqlite:///{tmp_path / 'db.db'}"
+        result = cli(
+            "run",
+            "--source",
+            "ehr",
+            "--as-of",
+            "2026-06-30",
+            "--config",
+            str(config),
+            "--db",
+            db,
+            "--out",
+            str(tmp_path / "out"),
+            cwd=tmp_path,
+        )
+    assert result.returncode == 0, result.stderr
+    writes = [(m, p) for m, p in proxy.state.requests if m in ("POST", "PUT")]
+    assert writes  # the write-back went through the proxy ...
+    assert proxy.state.rejected_tokens == 0  # ... every request with a valid token
+    report = json.loads((tmp_path / "out" / "run-report.json").read_text())
+    assert report["write_errors"] == []
+    issues = requests.get(f"{fhir_base_url}/DetectedIssue?_count=1000", timeout=30).json()
+    assert issues["total"] == sum(report["findings"].values())
