@@ -98,8 +98,8 @@ def covered_days(supplies: Iterable[Supply], first: int, last: int) -> int:
     """Days in [first, last] covered after carry-over: `union_days(carry_over_days(...))` fused.
 
     The PDC core. It makes no Interval objects and sorts a second time only when carry-over
-    put supplies out of order (several ingredients); otherwise one pass merges the runs. About
-    6-8x a day-set on 12 fills of 30 days (bench/analyze.py).
+    put supplies out of order (several ingredients); otherwise one pass merges the runs
+    (figures against a day-set: bench/README.md).
     """
     free_from: dict[str, int] = {}
     spans: list[tuple[int, int]] = []
