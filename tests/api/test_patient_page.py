@@ -485,8 +485,7 @@ def test_ehr_launch_with_pkce_renders_the_same_page_as_the_demo(
     page = client.get("/patient-page/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    # Every FHIR read went to the EHR with the launch's token; none names the patient in a URL
-    # of the page itself.
+    # Every FHIR read went to the EHR with the launch's token, prescribers' roles included.
     assert state.fhir_requests
     assert all(a.startswith("Bearer ") for _, a in state.fhir_requests)
     assert any(p.startswith("/PractitionerRole?") for p, _ in state.fhir_requests)
