@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from fhirbridge.adherence.timeline import Signal
-from fhirbridge.api import create_app
+from fhirbridge.api import create_app, page_session
 from fhirbridge.api.page_data import Block, DrugRow, Overlap, PageModel, Segment, Tick
 from fhirbridge.api.page_render import render_page
 from fhirbridge.api.smart_launch import challenge_of, new_verifier
@@ -413,6 +413,26 @@ def test_the_patient_stays_out_of_urls_cookies_and_the_session_table(
     assert value not in rows[0].key  # stored under a hash of the cookie
     assert b"ex-pt-03" not in rows[0].data
     assert b"demo" not in rows[0].data
+
+
+def test_sessions_expire_and_open_only_with_their_own_cookie(db_url: str) -> None:
+    services = build_services(Settings(), database_url=db_url)  # SQLite, and PostgreSQL when set
+    engine = services.store.engine
+    now = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
+    cookie, other = page_session.new_cookie(), page_session.new_cookie()
+    data = {"step": "ehr", "patient": "ex-pt-03", "token": "secret-token"}
+    page_session.save(engine, cookie, data, now=now, lifetime=timedelta(minutes=10))
+    assert page_session.load(engine, cookie, now + timedelta(minutes=9)) == data
+    assert page_session.load(engine, other, now) is None
+    assert page_session.load(engine, cookie, now + timedelta(minutes=10)) is None  # expired
+    # The next write sweeps the expired row.
+    page_session.save(engine, other, {"step": "demo"}, now=now + timedelta(minutes=11),
+                      lifetime=timedelta(minutes=10))  # fmt: skip
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM page_session")).scalar() == 1
+    page_session.drop(engine, other)
+    assert page_session.load(engine, other, now + timedelta(minutes=11)) is None
+    services.close()
 
 
 def test_settings_need_issuers_with_a_client_id(tmp_path: Path) -> None:
