@@ -263,16 +263,58 @@ def mappings() -> None:
 @mappings.command("validate")
 @click.argument("path", type=click.Path(path_type=Path))
 def mappings_validate(path: Path) -> None:
-    """Check one mapping file: its schema, and every ingredient against the drug table."""
-    from fhirbridge.mappers import load_terminology
+    """Check one mapping file: every problem, with file, line and path (exit 2 if any)."""
+    from fhirbridge.mapping_tools import mapping_problems
+
+    problems = mapping_problems(path)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise click.exceptions.Exit(2)
     from fhirbridge.mappers.integrator import validate_mapping_file
 
-    if not path.is_file():
-        raise ConfigError(str(path), "", "cannot read mapping: no such file")
     found = validate_mapping_file(str(path))
-    load_terminology(local_codes=found.medications, origins=found.origins)
     roles = len(found.practitioners) + len(found.organizations) + len(found.departments)
     click.echo(f"{path}: OK ({len(found.medications)} medication codes, {roles} prescriber roles)")
+
+
+@mappings.command("coverage")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
+@db_option
+@config_option
+def mappings_coverage(limit: int, db: str | None, config: Path | None) -> None:
+    """Medication codes in the store that no table or mapping knows, most frequent first."""
+    from fhirbridge.mapping_tools import unmapped_codes
+
+    with _services(config, db) as services:
+        rows = unmapped_codes(services)
+    if not rows:
+        click.echo("every medication code in the store is classified or mapped")
+    for label, count in rows[:limit]:
+        click.echo(f"{count:>8}  {label}")
+
+
+@mappings.command("import-conceptmap")
+@click.argument("conceptmap", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The mapping file to write (TOML), e.g. config/mappings/formulary.toml.")
+def mappings_import_conceptmap(conceptmap: Path, out: Path) -> None:
+    """Turn a FHIR ConceptMap (local or NDC codes to RxNorm) into a mapping file."""
+    import orjson
+
+    from fhirbridge.mapping_tools import conceptmap_to_mapping
+
+    try:
+        resource = orjson.loads(conceptmap.read_bytes())
+    except orjson.JSONDecodeError:
+        raise ConfigError(str(conceptmap), "", "not valid JSON") from None
+    text, skipped = conceptmap_to_mapping(resource)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    mapped = text.count("\n") - 3
+    click.echo(f"wrote {out}: {mapped} codes; {len(skipped)} skipped")
+    for reason in skipped:
+        click.echo(f"  skipped {reason}", err=True)
 
 
 @cli.group("api-token")
@@ -400,7 +442,8 @@ def exit_code(error: BaseException) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     try:
-        cli.main(
+        # Non-standalone click returns a command's Exit code instead of raising it.
+        returned = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="fhirbridge",
             standalone_mode=False,
@@ -428,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"fhirbridge: internal error ({type(exc).__name__}); run with -vv for details", err=True
         )
         return 1
-    return 0
+    return returned if isinstance(returned, int) else 0
 
 
 def console() -> None:

@@ -224,6 +224,7 @@ class Settings:
     writeback_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # per target
     connections: tuple[Connection, ...] = ()
     mappings: IntegratorMappings = field(default_factory=IntegratorMappings)  # [mappings] paths
+    mapping_patterns: tuple[str, ...] = ()  # the [mappings] paths globs, for reloading
     config_file: str | None = None
     cds_base_url: str | None = None  # the public URL EHRs call (the JWT aud is checked against it)
     cds_clients: tuple[CdsClientSetting, ...] = ()
@@ -284,6 +285,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         writeback_profiles=writeback.get("profiles", {}),
         connections=_connections(data.get("connections", ()), environ, name),
         mappings=load_mapping_files(data.get("mappings", {}).get("paths", ())),
+        mapping_patterns=tuple(data.get("mappings", {}).get("paths", ())),
         config_file=str(path) if path else None,
         cds_base_url=data.get("cds_hooks", {}).get("base_url"),
         api_tokens_file=data.get("api", {}).get("tokens_file"),

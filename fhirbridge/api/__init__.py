@@ -7,6 +7,7 @@ Views are thin: parse, call a service or the evaluation, serialise. Errors are O
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from fhirbridge.api import errors
 from fhirbridge.api.cds_auth import CdsClient, CdsVerifier
 from fhirbridge.api.context import ApiContext
 from fhirbridge.api.tokens import load_tokens
+from fhirbridge.mapping_tools import MappingWatcher
 from fhirbridge.services import Services
 from fhirbridge.settings import Settings
 
@@ -53,6 +55,10 @@ def create_app(
         tokens=load_tokens(Path(settings.api_tokens_file) if settings.api_tokens_file else None),
     )
     errors.register(app)
+    if settings.mapping_patterns:
+        # Integrators change mapping files while the server runs: pick them up, no restart.
+        watcher = MappingWatcher(services, settings.mapping_patterns, time.monotonic)
+        app.before_request(watcher.before_request)
     from fhirbridge.api.cds_hooks import bp as cds_bp
     from fhirbridge.api.health import bp as health_bp
     from fhirbridge.api.operator import bp as operator_bp
