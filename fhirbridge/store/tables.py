@@ -160,27 +160,9 @@ class ApiAccess(SQLModel, table=True):
     token_name: str = Field(max_length=100)
     role: str = Field(max_length=20)
     method: str = Field(max_length=10)
-    route: str = Field(max_length=200)         # the route template, e.g. /api/v1/patients/<pid>/findings
+    route: str = Field(max_length=200)  # route template: /api/v1/patients/<pid>/findings
     patient: str | None = Field(default=None, index=True, max_length=200)  # "Patient/<id>"
     status: int
-
-
-class FindingAcknowledgement(SQLModel, table=True):
-    """A clinician's acknowledgement or override of a finding: it is not raised again until
-    its inputs change (reconciliation/suppression.py; store/suppression.py records it)."""
-
-    __tablename__ = "finding_acknowledgement"
-
-    id: int | None = Field(default=None, primary_key=True)
-    finding_key: str = Field(index=True, max_length=64)
-    patient_id: str | None = Field(default=None, max_length=200)  # from the finding, when known
-    rule: str | None = Field(default=None, max_length=64)
-    kind: str = Field(max_length=20)  # acknowledged | overridden
-    acknowledged_by: str = Field(max_length=200)  # a Practitioner reference or user name
-    acknowledged_at: datetime
-    reason: str = Field(sa_column=Column(Text, nullable=False))
-    # JSON list of the finding's evidence refs when acknowledged; NULL: the finding was unknown.
-    evidence: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -235,6 +217,24 @@ class WriteAudit(SQLModel, table=True):
     content_hash: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, max_length=2000)  # OperationOutcome text, never bodies
     at: datetime
+
+
+class FindingAcknowledgement(SQLModel, table=True):
+    """A clinician's acknowledgement or override of a finding: it is not raised again until
+    its inputs change (reconciliation/suppression.py; store/suppression.py records it)."""
+
+    __tablename__ = "finding_acknowledgement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finding_key: str = Field(index=True, max_length=64)
+    patient_id: str | None = Field(default=None, max_length=200)  # from the finding, when known
+    rule: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=20)  # acknowledged | overridden
+    acknowledged_by: str = Field(max_length=200)  # a Practitioner reference or user name
+    acknowledged_at: datetime
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    # JSON list of the finding's evidence refs when acknowledged; NULL: the finding was unknown.
+    evidence: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class PageSession(SQLModel, table=True):
