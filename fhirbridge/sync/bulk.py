@@ -192,9 +192,14 @@ class BulkExport:
                     url=url_path(status_url),
                 ) from None
             if response.status_code == 200:
-                if parse_object(response.content) is None:
-                    raise FhirError("export manifest is not JSON", url=url_path(status_url))
-                return response.content
+                if parse_object(response.content) is not None:
+                    return response.content
+                # A manifest cut short, or a gateway's HTML page: ask again (the job is done
+                # on the server; polling is idempotent).
+                log.info("export manifest is not JSON; polling again")
+                self.sleep(min(delay, 60.0))
+                delay = min(delay * 2, 60.0)
+                continue
             if response.status_code != 202:
                 raise FhirError(f"export status → {response.status_code}", url=url_path(status_url))
             progress = response.headers.get("X-Progress", "")

@@ -249,3 +249,20 @@ def test_cancel_deletes_the_job_on_the_server(fhir_base_url: str, tmp_path: Path
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def test_export_through_a_hostile_network(fhir_base_url: str, tmp_path: Path) -> None:
+    put_all(fhir_base_url, generated(patients=5, per_patient=8))
+    _configure(fhir_base_url, polls=6, retryAfter=0, fileLines=10)
+    db = f"sqlite:///{tmp_path / 'db.db'}"
+    faults = ("429-seconds", "500", "502", "503", "504", "reset", "cut-short", "truncated-json")
+    with fault_proxy(fhir_base_url, seed=3, rate=0.5, faults=faults) as proxy:
+        connection = Connection(name="ehr", base_url=proxy.url, pull="bulk", max_retries=8)
+        report = _export(
+            connection, db, ExportScope(source="ehr", types=("Patient", "Observation"))
+        )
+    # Kick-off, polls and the DELETE went through the proxy; half of them met a fault.
+    print(dict(proxy.state.injected), len(proxy.state.requests))
+    assert sum(proxy.state.injected.values()) >= 4
+    assert report["stored"] == 45  # 5 Patients + 40 Observations, each once
+    assert stored_versions(db) == server_versions(fhir_base_url, ("Patient", "Observation"))
