@@ -54,9 +54,13 @@ def page(browser: Browser, base: str) -> Iterator[Page]:
 
     context.route("**/*", only_local)
     opened = context.new_page()
+    errors: list[str] = []  # a CSP violation or a script error shows up here
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
     yield opened
     context.close()
     assert outside == []  # no CDN, no font, no analytics: nothing but this server
+    assert errors == []
 
 
 def open_demo(page: Page, base: str, patient: str) -> None:
