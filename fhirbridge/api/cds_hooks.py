@@ -116,7 +116,16 @@ def call(service_id: str) -> Response:
         # order-sign answers for the orders being signed: findings that implicate a draft.
         draft_refs = {f"MedicationRequest/{d['id']}" for d in drafts}
         findings = [f for f in findings if draft_refs & set(f.implicated)]
-    return jsonify({"cards": cards_for(findings)})
+    return jsonify({"cards": cards_for(findings, page_url=_page_url())})
+
+
+def _page_url() -> str | None:
+    """The patient page as a SMART link on each card, when the app is registered with the EHR
+    ([smart_app] client_id): the EHR launches it with iss and launch (CDS Hooks 2.0 Link)."""
+    if not api().services.settings.smart_app.client_id:
+        return None
+    base = (api().cds_base_url or request.host_url).rstrip("/")
+    return f"{base}/patient-page/launch"
 
 
 @bp.post("/cds-services/<service_id>/feedback")

@@ -318,3 +318,29 @@ def test_feedback_is_stored_once_per_card_and_timestamp(client: FlaskClient, key
         400,
         "feedback[0].outcome must be accepted or overridden",
     )
+
+
+def test_cards_link_the_smart_patient_page_when_the_app_is_registered(
+    keys: EhrKeys, tmp_path: Path
+) -> None:
+    from fhirbridge.settings import SmartAppSetting
+
+    with serve_json(keys.jwks) as jwks_url:
+        settings = Settings(
+            cds_clients=(CdsClientSetting(issuer="https://ehr.example.org", jwks_url=jwks_url),),
+            smart_app=SmartAppSetting(
+                client_id="fhirbridge-page", issuers=("https://ehr.example.org/fhir",)
+            ),
+        )
+        services = build_services(settings, database_url=f"sqlite:///{tmp_path / 'api.db'}")
+        client = create_app(services=services, today=lambda: REFERENCE_DATE).test_client()
+        body = hook_request("patient-view", "ex-pt-03", prefetch=example_prefetch("ex-pt-03"))
+        [card] = _call(client, keys, PATIENT_VIEW, body).json["cards"]
+        services.close()
+    assert card["links"] == [
+        {
+            "label": "Medication timeline (fhirbridge)",
+            "url": "http://localhost/patient-page/launch",
+            "type": "smart",
+        }
+    ]
