@@ -74,8 +74,9 @@ def test_hostile_network_stores_exactly_the_clean_set(fhir_base_url: str, tmp_pa
     )
     injected = proxy.state.injected
     # Each injected fault was either retried by the client or restarted the search from the
-    # cursor (expired cursors and foreign next links), never ignored.
-    assert retried + restarts == sum(injected.values())
+    # cursor (expired cursors and foreign next links), never ignored. (More retries than faults
+    # only if the loaded machine itself made a request time out.)
+    assert retried + restarts >= sum(injected.values())
     assert (
         restarts == injected["foreign-next"] + injected["expired-410"] + injected["expired-outcome"]
     )

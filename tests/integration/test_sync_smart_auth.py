@@ -43,17 +43,17 @@ def _config(tmp_path: Path, url: str, key: Path, extra: str = "") -> Path:
 
 @pytest.mark.parametrize("alg", ["ES384", "RS384"])
 def test_sync_with_smart_backend_services(fhir_base_url: str, tmp_path: Path, alg: str) -> None:
-    put_all(fhir_base_url, generated(patients=4, per_patient=5))
+    put_all(fhir_base_url, generated(patients=4, per_patient=10))
     key, jwks, kid = _keys(tmp_path, "keys", alg)
     assert '"d"' not in (tmp_path / "keys" / "jwks.json").read_text()  # public half only
     assert (key.stat().st_mode & 0o777) == 0o600
-    # Tokens live 1 second and each request takes 0.1 s more: the run (about 30 requests)
-    # outlasts several tokens, which are renewed before they expire (never a 401).
+    # Tokens live 2 seconds and each request takes 0.15 s more: the run (about 18 requests,
+    # 2.7 s) outlasts a token, which is renewed 0.4 s before it expires (never a 401).
     with fault_proxy(
         fhir_base_url,
         smart=True,
-        token_lifetime=1,
-        latency=0.1,
+        token_lifetime=2,
+        latency=0.15,
         clients={"fhirbridge-test": Client(client_id="fhirbridge-test", jwks=jwks)},
     ) as proxy:
         config = _config(tmp_path, proxy.url, key)
