@@ -33,7 +33,7 @@ from fhirbridge.records import Prescriber
 from fhirbridge.settings import Settings
 from fhirbridge.store import SqlStore
 from fhirbridge.store.suppression import acknowledgements, mark_suppressed
-from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, pull, read_files
+from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, read_files
 from fhirbridge.sync.connections import open_client
 from fhirbridge.sync.connections import pull_all as pull_connections
 from fhirbridge.sync.connections import resolve as resolve_connections
@@ -59,8 +59,8 @@ class AnalyzeResult:
     skipped: Counter[str] = field(default_factory=Counter)  # by reason
     dead_lettered: int = 0
     unmapped_medications: Counter[str] = field(default_factory=Counter)  # by code or text
-    imputed: Counter[str] = field(default_factory=Counter)  # days supplies from defaults, by basis
     suppressed: list[Finding] = field(default_factory=list)  # acknowledged, inputs unchanged
+    imputed: Counter[str] = field(default_factory=Counter)  # days supplies from defaults, by basis
 
     def as_report(self) -> dict[str, Any]:
         return {
@@ -98,7 +98,9 @@ class Services:
 
     # ---- sync ---------------------------------------------------------------------------
     def open_source(self, source: str | None, as_of: date) -> tuple[Iterator[SourceItem], str]:
-        """Items of a source, and a label for it that is safe to log (no query string).
+        """Items of a file source (or the example data), and a label for it safe to log.
+
+        FHIR servers are pulled through connections (sync/connections.py), not here.
 
         Raises:
             SourceError: a path that does not exist or holds no FHIR files.
@@ -106,9 +108,6 @@ class Services:
         if source is None:
             shift = (as_of - examples.REFERENCE_DATE).days
             return _rebased(read_files(examples.DATA_DIR), shift), "example data"
-        if source.startswith(("http://", "https://")):
-            client = self.client_factory(source.rstrip("/"))
-            return pull(client), source.split("?", 1)[0]
         if "://" in source:
             raise SourceError(f"unsupported source scheme: {source.split('://', 1)[0]}://")
         path = Path(source)

@@ -30,6 +30,17 @@ def ready() -> tuple[Response, int]:
     return jsonify({"status": "ok" if ok else "unavailable", "checks": checks}), 200 if ok else 503
 
 
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    """The public keys of the smart-backend connections, for EHRs that register this client
+    by JWKS URL (SMART Backend Services: the client publishes its public keys)."""
+    from fhirbridge.sync.connections import configured_jwks
+
+    response = jsonify(configured_jwks(api().services.settings))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text format: runs by status, stored resources by type, open findings by rule."""

@@ -9,7 +9,6 @@ from fhirbridge.sync.incremental import IncrementalPull, Scope
 from fhirbridge.sync.ingest import Ingest, IngestCounts
 from fhirbridge.sync.items import Received, SourceItem, Unreadable
 from fhirbridge.sync.keys import SigningKey, load_signing_key, public_jwks, write_key_pair
-from fhirbridge.sync.rest import pull
 
 __all__ = [
     "BulkExport",
@@ -28,7 +27,6 @@ __all__ = [
     "WriteResult",
     "load_signing_key",
     "public_jwks",
-    "pull",
     "read_files",
     "source_files",
     "write_key_pair",

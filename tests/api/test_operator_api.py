@@ -183,3 +183,27 @@ def test_schemathesis_read_only(case: Any) -> None:
 def test_schemathesis_operator(case: Any) -> None:
     ROLE["current"] = "operator"
     case.call_and_validate()
+
+
+def test_serve_publishes_the_smart_client_public_keys(tmp_path: Path) -> None:
+    from fhirbridge.settings import Connection
+    from fhirbridge.sync.keys import write_key_pair
+
+    private, _, kid = write_key_pair(tmp_path, "ES384")
+    settings = Settings(
+        connections=(
+            Connection(
+                name="ehr",
+                base_url="https://ehr.example.org/fhir",
+                auth="smart-backend",
+                client_id="fhirbridge",
+                private_key_file=str(private),
+            ),
+        )
+    )
+    services = build_services(settings, database_url="sqlite://")
+    response = create_app(services=services).test_client().get("/.well-known/jwks.json")
+    services.close()
+    [jwk] = response.json["keys"]
+    assert (jwk["kid"], jwk["alg"], jwk["kty"]) == (kid, "ES384", "EC")
+    assert "d" not in jwk  # the public half only

@@ -175,9 +175,7 @@ def test_mappings_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture
     bad = _write(tmp_path, '[medications]\n"urn:local|1" = ["setraline"]\n', "bad.toml")
     assert main(["mappings", "validate", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.splitlines() == [
-        f"fhirbridge: error: {bad}: medications/urn:local|1: unknown ingredient 'setraline'"
-    ]
+    assert err.splitlines() == [f"{bad}:2: medications/urn:local|1: unknown ingredient 'setraline'"]
 
 
 # ---- prescriber roles ----------------------------------------------------------------------
