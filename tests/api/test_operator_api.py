@@ -4,6 +4,7 @@ of the example data, and schemathesis against the OpenAPI document (no 500, sche
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
