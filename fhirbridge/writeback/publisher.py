@@ -12,8 +12,9 @@ create is not race-safe on HAPI, Microsoft, Medplum, IBM). For each planned writ
    `If-None-Exist` on its identifier, a backstop only. When the backstop finds a resource (a
    process was killed after the server accepted its write and before the ledger recorded it),
    that resource is adopted, and updated only if its content differs.
-3. A Provenance for the write (its versioned reference; keyed by it, so it is created once), then
-   the ledger row, an audit row, and the outbox row removed, all in the lock's transaction.
+3. In the lock's transaction: the ledger row, an audit row, the outbox row removed, and a
+   Provenance for the write (its versioned reference; keyed by it, so a resumed run that adopts
+   the resource creates it once, or finds it).
 
 Failure behaviour: writes go patient by patient, and a rejected patient does not stop the others.
 The server's OperationOutcome text goes to the ledger, the audit, the outbox (`rejected`) and the
