@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from fhirbridge.adherence import params as adherence_params
 from fhirbridge.adherence.rules import AdherenceParams
 from fhirbridge.analysis import RULES, AnalysisParams, check_rules
 from fhirbridge.errors import ConfigError
 from fhirbridge.mappers.integrator import IntegratorMappings, load_mapping_files
 from fhirbridge.reconciliation import RULE_PARAMS, SuppressionParams, build_params, params_schema
+from fhirbridge.tomlfiles import check_schema, read_toml
 
 DEFAULT_CONFIG = Path("config/fhirbridge.toml")
 TARGETS = ("fhir-full", "ehr-restricted", "bundle-file", "none")
@@ -244,12 +243,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     data: dict[str, Any] = {}
     name = str(path) if path else "(defaults)"
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(name, "", f"cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(name, "", f"not valid TOML: {exc}") from None
+        data = read_toml(path)
     _apply_environment(data, environ)
     _validate(data, SCHEMA, name)
     analysis = data.get("analysis", {})
@@ -371,9 +365,4 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None
 
 
 def _validate(data: Any, schema: dict[str, Any], name: str) -> None:
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(data)
-    )
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path)
-        raise ConfigError(name, where, error.message)
+    check_schema(data, schema, name)

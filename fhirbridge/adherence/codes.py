@@ -8,7 +8,6 @@ interpretation (POS, NEG, DET, ND). `read_result` tries them in that order.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -16,10 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from fhirbridge.errors import ConfigError
 from fhirbridge.records import ObservationRecord
+from fhirbridge.tomlfiles import read_toml
 
 LOINC = "http://loinc.org"
 
@@ -150,17 +148,7 @@ def load_observation_codes(path: Path | None = None) -> ObservationCodes:
         ConfigError: naming the file, the path inside it and the problem.
     """
     path = path or default_path()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(_SCHEMA).iter_errors(data)
-    )
-    if error is not None:
-        raise ConfigError(str(path), "/".join(str(p) for p in error.absolute_path), error.message)
+    data = read_toml(path, _SCHEMA)
     for code, entry in data["uds"].items():
         if entry["analyte"] not in data["analytes"]:
             raise ConfigError(str(path), f"uds/{code}/analyte", f"unknown {entry['analyte']!r}")

@@ -10,14 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
-
-from fhirbridge.errors import ConfigError
+from fhirbridge.tomlfiles import read_toml
 
 ROLES = ("operator", "integrator", "read-only")
 # What each role may do; an operator may do everything.
@@ -86,17 +83,7 @@ def load_tokens(path: Path | None) -> TokenTable:
     """
     if path is None:
         return TokenTable(by_hash={})
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(_SCHEMA).iter_errors(data)
-    )
-    if error is not None:
-        raise ConfigError(str(path), "/".join(str(p) for p in error.absolute_path), error.message)
+    data = read_toml(path, _SCHEMA)
     return TokenTable(
         by_hash={
             t["sha256"]: Principal(name=t["name"], role=t["role"]) for t in data.get("tokens", ())

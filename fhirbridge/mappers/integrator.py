@@ -17,16 +17,12 @@ Roles are those of records.PrescriberRole. Departments are what PractitionerRole
 from __future__ import annotations
 
 import glob
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from fhirbridge.errors import ConfigError
 from fhirbridge.records import PrescriberRole
+from fhirbridge.tomlfiles import read_toml
 
 _ROLE = {"enum": [r.value for r in PrescriberRole]}
 _ROLE_MAP = {"type": "object", "additionalProperties": _ROLE}
@@ -104,18 +100,7 @@ def validate_mapping_file(file: str) -> IntegratorMappings:
 
 
 def _read_into(result: IntegratorMappings, file: str) -> None:
-    try:
-        data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(file, "", f"cannot read mapping: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, "", f"not valid TOML: {exc}") from None
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(MAPPING_SCHEMA).iter_errors(data)
-    )
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path)
-        raise ConfigError(file, where, error.message)
+    data = read_toml(file, MAPPING_SCHEMA, kind="mapping")
     for token, names in data.get("medications", {}).items():
         result.medications[token] = tuple(names)
         result.origins[token] = (file, f"medications/{token}")

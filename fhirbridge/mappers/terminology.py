@@ -12,18 +12,16 @@ has hundreds of products and a store millions of events.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from fhirbridge.errors import ConfigError
 from fhirbridge.mappers.datatypes import RXNORM, FhirJson, codings, concept_text
 from fhirbridge.records import Drug
+from fhirbridge.tomlfiles import read_toml
 
 RESCUE = "naloxone-rescue"
 # RxNorm names combinations "A 2 MG / B 0.5 MG"; strengths use "/" without spaces (MG/ACTUAT).
@@ -223,17 +221,7 @@ def load_terminology(
         ConfigError: naming the file, the path inside it and the problem.
     """
     path = path or default_table_path()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(_TABLE_SCHEMA).iter_errors(data)
-    )
-    if error is not None:
-        raise ConfigError(str(path), "/".join(str(p) for p in error.absolute_path), error.message)
+    data = read_toml(path, _TABLE_SCHEMA)
 
     class_groups: dict[str, set[str]] = {}
     for group, classes in data["groups"].items():
