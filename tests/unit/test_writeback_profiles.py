@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fhirbridge import cli, settings
+from fhirbridge import cli_options, settings
 from fhirbridge.errors import ConfigError
 from fhirbridge.findings import Category, Finding, Severity
 from fhirbridge.settings import Connection, Settings
@@ -64,7 +64,7 @@ OPTIONS = WriteOptions()
 
 def test_the_registry_cli_and_settings_name_the_same_targets() -> None:
     assert list(PROFILES) == ["bundle-file", "fhir-full", "ehr-restricted", "none"]
-    assert set(cli.TARGETS) == set(settings.TARGETS) == set(PROFILES)
+    assert set(cli_options.TARGETS) == set(settings.TARGETS) == set(PROFILES)
     for name in PROFILES:
         assert load_profile(name).name == name
     with pytest.raises(ValueError, match="unknown target 'epic'; valid: bundle-file, fhir-full"):
