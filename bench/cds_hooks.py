@@ -1,6 +1,6 @@
 """CDS Hooks latency under load: `patient-view` with prefetch against the production server.
 
-Starts `fhirbridge serve` (gunicorn, 2 workers x 8 threads) on 127.0.0.1, with a CDS client
+Starts `fhirbridge serve` (gunicorn, 2 workers x 4 threads) on 127.0.0.1, with a CDS client
 whose JWKS this script serves, and drives it with wrk at 20 concurrent connections. Every
 request carries its own signed JWT (unique jti, as an EHR sends), pre-generated so signing is
 not measured. Baseline in the same run: GET /health on the same server (the framework's floor).
@@ -178,7 +178,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     print(
-        f"\n{args.connections} connections, {args.seconds} s each, 2 gunicorn workers x 8 threads"
+        f"\n{args.connections} connections, {args.seconds} s each, 2 gunicorn workers x 4 threads"
     )
     print(f"{'endpoint':<28}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     for name, r in (("GET /health (baseline)", health), ("POST patient-view", hooks)):
