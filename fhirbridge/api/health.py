@@ -2,12 +2,67 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import threading
+import time
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import text
 
 from fhirbridge.api.context import api
 
 bp = Blueprint("health", __name__)
+
+
+class Latency:
+    """Request count and total seconds per endpoint, in this process (gunicorn workers each
+    keep their own; a scraper sums them per instance)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[str, tuple[int, float]] = {}
+
+    def add(self, endpoint: str, seconds: float) -> None:
+        with self._lock:
+            count, total = self._data.get(endpoint, (0, 0.0))
+            self._data[endpoint] = (count + 1, total + seconds)
+
+    def snapshot(self) -> dict[str, tuple[int, float]]:
+        with self._lock:
+            return dict(self._data)
+
+
+LATENCY = Latency()
+
+
+@bp.before_app_request
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+@bp.after_app_request
+def _record_latency(response: Response) -> Response:
+    started = g.get("started")
+    if started is not None:
+        # The endpoint name, never the URL: URLs can carry patient ids.
+        LATENCY.add(request.endpoint or "unknown", time.perf_counter() - started)
+    return response
+
+
+def _write_outcomes(engine: Any) -> dict[tuple[str, str], int]:
+    from sqlalchemy import func, select
+    from sqlmodel import SQLModel
+
+    from fhirbridge.store.tables import WriteAudit
+
+    table = SQLModel.metadata.tables[WriteAudit.__tablename__]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.resource_type, table.c.outcome, func.count()).group_by(
+                table.c.resource_type, table.c.outcome
+            )
+        )
+        return {(t, o): n for t, o, n in rows}
 
 
 @bp.get("/health")
@@ -18,14 +73,22 @@ def health() -> Response:
 
 @bp.get("/ready")
 def ready() -> tuple[Response, int]:
-    """Readiness: the database answers (and, once configured, each FHIR connection)."""
+    """Readiness: the database answers, and each configured FHIR connection."""
     checks: dict[str, str] = {}
     try:
         with api().services.store.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as exc:
+    except Exception as exc:  # any failure means not ready; the type is reported
         checks["database"] = f"unavailable ({type(exc).__name__})"
+    for connection in api().services.settings.connections:
+        # Each EHR's CapabilityStatement, with its auth, once: readiness, not a sync.
+        try:
+            with api().services.client_for(connection.base_url) as client:
+                client.capabilities()
+            checks[f"connection:{connection.name}"] = "ok"
+        except Exception as exc:  # a FHIR, auth or network failure: not ready; type reported
+            checks[f"connection:{connection.name}"] = f"unavailable ({type(exc).__name__})"
     ok = all(v == "ok" for v in checks.values())
     return jsonify({"status": "ok" if ok else "unavailable", "checks": checks}), 200 if ok else 503
 
@@ -69,4 +132,17 @@ def metrics() -> Response:
         runs[(run.command, run.status)] = runs.get((run.command, run.status), 0) + 1
     for (command, status), count in sorted(runs.items()):
         lines.append(f'fhirbridge_runs{{command="{command}",status="{status}"}} {count}')
+    lines += [
+        "# HELP fhirbridge_writes Write-back attempts, by resource type and outcome.",
+        "# TYPE fhirbridge_writes gauge",
+    ]
+    for (rtype, outcome), count in sorted(_write_outcomes(store.engine).items()):
+        lines.append(f'fhirbridge_writes{{type="{rtype}",outcome="{outcome}"}} {count}')
+    lines += [
+        "# HELP fhirbridge_request_seconds API request latency in this server process.",
+        "# TYPE fhirbridge_request_seconds summary",
+    ]
+    for endpoint, (count, total) in sorted(LATENCY.snapshot().items()):
+        lines.append(f'fhirbridge_request_seconds_count{{endpoint="{endpoint}"}} {count}')
+        lines.append(f'fhirbridge_request_seconds_sum{{endpoint="{endpoint}"}} {total:.6f}')
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -262,6 +262,30 @@ def ledger() -> Response:
     )
 
 
+@bp.get("/outbox")
+@requires("operate")
+def outbox() -> Response:
+    """Write-backs waiting for the next run (payloads stay in the database: patient data)."""
+    from fhirbridge.store.outbox import outbox_entries
+
+    return jsonify(
+        {
+            "entries": [
+                {
+                    "target": e.target,
+                    "resource_type": e.resource_type,
+                    "identifier": e.identifier,
+                    "patient": e.patient_id,
+                    "finding_key": e.finding_key,
+                    "rule": e.rule,
+                    "status": e.status,
+                }
+                for e in outbox_entries(api().services.store.engine)
+            ]
+        }
+    )
+
+
 def _run_json(run: Any, *, report: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": run.id,
