@@ -344,3 +344,35 @@ def test_cards_link_the_smart_patient_page_when_the_app_is_registered(
             "type": "smart",
         }
     ]
+
+
+def test_order_sign_naltrexone_for_patient_with_opioid_coverage_is_critical(
+    client: FlaskClient, keys: EhrKeys
+) -> None:
+    # Example patient 4: oxycodone from family medicine, current on 2026-06-30. Signing oral
+    # naltrexone today would precipitate withdrawal (Vivitrol label): a critical card.
+    draft = {
+        **ALPRAZOLAM_DRAFT,
+        "id": "draft-ntx",
+        "medicationCodeableConcept": {"text": "Naltrexone Hydrochloride 50 MG Oral Tablet"},
+        "subject": {"reference": "Patient/ex-pt-04"},
+    }
+    body = hook_request("order-sign", "ex-pt-04", prefetch=example_prefetch("ex-pt-04"))
+    body["context"]["draftOrders"] = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": draft}],
+    }
+    response = _call(client, keys, ORDER_SIGN, body)
+    assert response.status_code == 200
+    # The naltrexone would also be MOUD without rescue naloxone on record: a second card, with
+    # the naloxone order suggested. Critical cards come first, then by rule.
+    assert [(c["indicator"], c["source"]["topic"]["code"]) for c in response.json["cards"]] == [
+        ("critical", "naloxone-missing"),
+        ("critical", "naltrexone-opioid"),
+    ]
+    suggestion = response.json["cards"][0]["suggestions"][0]
+    assert (
+        suggestion["actions"][0]["resource"]["medicationCodeableConcept"]["coding"][0]["code"]
+        == "7242"
+    )
