@@ -46,6 +46,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Checkpoint the WAL every ~40 MB instead of every ~4 MB: a 5,000-row ingest batch writes
+    # about 7 MB of WAL, so the default checkpointed (and fsynced) on every commit, ~10% of the
+    # ingest time (bench/ingest.py profile). Readers are unaffected; the WAL is bounded still.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 
