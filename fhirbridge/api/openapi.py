@@ -273,6 +273,76 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
+        "/outbox": {
+            "get": {
+                "summary": "Write-backs waiting for the next run (payloads are not returned)",
+                "responses": {
+                    **_ok(
+                        {
+                            "type": "object",
+                            "required": ["entries"],
+                            "properties": {
+                                "entries": {"type": "array", "items": {"type": "object"}}
+                            },
+                        }
+                    ),
+                    **_errors(401, 403),
+                },
+            }
+        },
+        "/findings/{key}/acknowledge": {
+            "post": {
+                "summary": "Acknowledge or override a finding (suppressed until its inputs change)",
+                "parameters": [
+                    {
+                        "name": "key",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["reason"],
+                                "properties": {
+                                    "reason": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": 500,
+                                        "pattern": "[^ \\t\\n]",
+                                    },
+                                    "kind": {
+                                        "type": "string",
+                                        "enum": ["acknowledged", "overridden"],
+                                    },
+                                    "by": {"type": "string", "maxLength": 200},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    **_ok(
+                        {
+                            "type": "object",
+                            "required": ["key", "kind", "patient"],
+                            "properties": {
+                                "key": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "patient": {"type": "string"},
+                            },
+                        },
+                        201,
+                    ),
+                    **_errors(400, 401, 403, 404),
+                },
+            }
+        },
         "/ledger": {
             "get": {
                 "summary": "The write-back ledger",

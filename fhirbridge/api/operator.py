@@ -239,6 +239,41 @@ def patient_adherence(pid: str) -> Response:
     return jsonify({"patient": f"Patient/{pid}", "as_of": as_of.isoformat(), "adherence": lines})
 
 
+@bp.post("/findings/<key>/acknowledge")
+@requires("operate")
+def acknowledge(key: str) -> tuple[Response, int]:
+    """Record that a clinician acknowledged or overrode a finding: it is not raised again until
+    its prescriptions or evidence change (reconciliation suppression)."""
+    from fhirbridge.store.suppression import record_acknowledgement
+
+    if not re.fullmatch(r"[0-9a-f]{32}", key):
+        raise ApiError(400, "key must be a finding key (32 hex characters)")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"reason", "kind", "by"}:
+        raise ApiError(400, "the body must be an object with reason, and optionally kind and by")
+    reason, kind = body.get("reason"), body.get("kind", "acknowledged")
+    if not isinstance(reason, str) or not re.search(r"[^ \t\n]", reason) or len(reason) > 500:
+        raise ApiError(400, "reason is required (up to 500 characters)")
+    if kind not in ("acknowledged", "overridden"):
+        raise ApiError(400, "kind must be acknowledged or overridden")
+    store = api().services.store
+    rows = [r for r in store.findings() if r.key == key]
+    if not rows:
+        raise ApiError(404, f"no finding {key}")
+    by = body.get("by") if isinstance(body.get("by"), str) and body["by"].strip() else None
+    principal: Principal = g.principal
+    record_acknowledgement(
+        store,
+        key,
+        by=(by or principal.name)[:200],
+        at=api().now(),
+        reason=reason.strip(),
+        kind=kind,
+    )
+    _audit(principal, rows[0].patient_id, 201)
+    return jsonify({"key": key, "kind": kind, "patient": rows[0].patient_id}), 201
+
+
 @bp.get("/ledger")
 @requires("operate")
 def ledger() -> Response:

@@ -221,3 +221,36 @@ def test_serve_publishes_the_smart_client_public_keys(tmp_path: Path) -> None:
     [jwk] = response.json["keys"]
     assert (jwk["kid"], jwk["alg"], jwk["kty"]) == (kid, "ES384", "EC")
     assert "d" not in jwk  # the public half only
+
+
+def test_acknowledging_a_finding_suppresses_it_in_the_next_run(
+    app: Flask, client: FlaskClient
+) -> None:
+    [finding] = client.get("/api/v1/patients/ex-pt-03/findings", headers=_bearer("operator")).json[
+        "findings"
+    ]
+    url = f"/api/v1/findings/{finding['key']}/acknowledge"
+    refused = client.post(url, json={"reason": "coordinated"}, headers=_bearer("read-only"))
+    assert refused.status_code == 403
+    bad = client.post(url, json={"reason": "  "}, headers=_bearer("operator"))
+    assert (bad.status_code, bad.json["issue"][0]["details"]["text"]) == (
+        400,
+        "reason is required (up to 500 characters)",
+    )
+    done = client.post(
+        url,
+        json={"reason": "taper plan agreed by both prescribers", "kind": "acknowledged"},
+        headers=_bearer("operator"),
+    )
+    assert (done.status_code, done.json) == (
+        201,
+        {"key": finding["key"], "kind": "acknowledged", "patient": "Patient/ex-pt-03"},
+    )
+    # The next analysis holds it back (its prescriptions and evidence are unchanged).
+    services = app.extensions["fhirbridge"].services
+    result = services.analyze(REFERENCE_DATE, None)
+    assert finding["key"] not in {f.key for f in result.findings}
+    engine = services.store.engine
+    assert (
+        admin.accesses(engine, "Patient/ex-pt-03")[-1].route == "/api/v1/findings/<key>/acknowledge"
+    )
