@@ -9,6 +9,7 @@ resolved.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -78,6 +79,12 @@ class Finding:
             "authority": self.authority,
             "as_of": self.as_of.isoformat(),
         }
+
+    @classmethod
+    def from_line(cls, line: str | bytes) -> Finding:
+        """A findings.ndjson line (as the store keeps it) back into a Finding."""
+        data: dict[str, Any] = json.loads(line)
+        return cls.from_json(data)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Finding:

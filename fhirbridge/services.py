@@ -6,6 +6,7 @@ The CLI and the API call these; they call the pure stages and the store. The clo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+import orjson
 
 from fhirbridge import examples
 from fhirbridge.adherence import Measure, Timeline, build_timeline, resolve_supply
@@ -29,7 +32,7 @@ from fhirbridge.mappers import (
 )
 from fhirbridge.mappers.patient_records import to_patient_records
 from fhirbridge.reconciliation import split_suppressed
-from fhirbridge.records import Prescriber
+from fhirbridge.records import PatientRecords, Prescriber
 from fhirbridge.settings import Settings
 from fhirbridge.store import SqlStore
 from fhirbridge.store.suppression import acknowledgements, mark_suppressed
@@ -164,12 +167,7 @@ class Services:
     def analyze(
         self, as_of: date, run_id: int | None, progress: Progress = _no_progress
     ) -> AnalyzeResult:
-        ctx = MappingContext(
-            terminology=self.terminology,
-            medications={
-                f"Medication/{m.get('id')}": m for m in self.store.resources_of_type("Medication")
-            },
-        )
+        ctx = self._mapping_context()
         prescribers = self._prescribers()
         result = AnalyzeResult()
         dead: list[dict[str, Any]] = []
@@ -209,36 +207,44 @@ class Services:
         resolved_rows = self.store.record_findings(result.findings, as_of, scope)
         mark_suppressed(self.store, (f.key for f in held))
         result.findings, result.suppressed = raised, held
-        result.resolved = [Finding.from_json(_loads(r.body)) for r in resolved_rows]
+        result.resolved = [Finding.from_line(r.body) for r in resolved_rows]
         return result
 
     def timeline(self, patient: str, as_of: date) -> Timeline | None:
         """One patient's medication timeline from the store (API); None if the store has none."""
-        ctx = MappingContext(
+        records = self._stored_records(patient)
+        if records is None:
+            return None
+        return build_timeline(
+            resolve_supply(records),
+            as_of=as_of,
+            window_days=self.settings.analysis.adherence.window_days,
+        )
+
+    def patient_analysis(self, patient: str, as_of: date) -> PatientAnalysis | None:
+        """One patient's analysis from the store, on demand (API); None if the store has none."""
+        records = self._stored_records(patient)
+        if records is None:
+            return None
+        return analyze_patient(records, as_of=as_of, params=self.settings.analysis)
+
+    def _mapping_context(self) -> MappingContext:
+        """Terminology plus the stored Medications that medicationReference may point to."""
+        return MappingContext(
             terminology=self.terminology,
             medications={
                 f"Medication/{m.get('id')}": m for m in self.store.resources_of_type("Medication")
             },
         )
-        for found, resources in self.store.resources_by_patient(MAPPERS, patients=[patient]):
-            if found == patient:
-                records, _ = to_patient_records(patient, resources, ctx, self._prescribers())
-                return build_timeline(
-                    resolve_supply(records),
-                    as_of=as_of,
-                    window_days=self.settings.analysis.adherence.window_days,
-                )
-        return None
 
-    def patient_analysis(self, patient: str, as_of: date) -> PatientAnalysis | None:
-        """One patient's analysis from the store, on demand (API); None if the store has none."""
-        ctx = MappingContext(terminology=self.terminology, medications={
-            f"Medication/{m.get('id')}": m for m in self.store.resources_of_type("Medication")
-        })
+    def _stored_records(self, patient: str) -> PatientRecords | None:
+        """One patient's records from the store, mapped as a run maps them."""
         for found, resources in self.store.resources_by_patient(MAPPERS, patients=[patient]):
             if found == patient:
-                records, _ = to_patient_records(patient, resources, ctx, self._prescribers())
-                return analyze_patient(records, as_of=as_of, params=self.settings.analysis)
+                records, _ = to_patient_records(
+                    patient, resources, self._mapping_context(), self._prescribers()
+                )
+                return records
         return None
 
     def _prescribers(self) -> dict[str, Prescriber]:
@@ -253,10 +259,6 @@ class Services:
     def _dead_row(
         self, ref: str, reason: str, resources: list[dict[str, Any]], run_id: int | None
     ) -> dict[str, Any]:
-        import hashlib
-
-        import orjson
-
         rtype, rid = ref.split("/", 1)
         body = next(
             (
@@ -277,13 +279,6 @@ class Services:
             "body": body,
             "created_at": self.now(),
         }
-
-
-def _loads(body: str) -> dict[str, Any]:
-    import orjson
-
-    data: dict[str, Any] = orjson.loads(body)
-    return data
 
 
 def _rebased(items: Iterator[SourceItem], days: int) -> Iterator[SourceItem]:

@@ -183,7 +183,7 @@ def _finding_states(services: Services) -> list[FindingState]:
     written."""
     return [
         FindingState(
-            finding=Finding.from_json(_loads(row.body)),
+            finding=Finding.from_line(row.body),
             first_seen=row.first_seen,
             opened_on=row.opened_on or row.first_seen,
             resolved_on=row.resolved_on if row.status == "resolved" else None,
@@ -300,10 +300,3 @@ def _count_types(writes: list[PlannedWrite]) -> dict[str, int]:
     for write in writes:
         counts[write.resource_type] = counts.get(write.resource_type, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def _loads(body: str) -> dict[str, Any]:
-    import orjson
-
-    data: dict[str, Any] = orjson.loads(body)
-    return data
