@@ -141,9 +141,9 @@ class CdsFeedback(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     service: str = Field(max_length=100)
-    card: str = Field(max_length=64)                 # the card uuid as sent
+    card: str = Field(max_length=64)  # the card uuid as sent
     finding_key: str | None = Field(default=None, index=True, max_length=64)
-    outcome: str = Field(max_length=20)              # accepted | overridden
+    outcome: str = Field(max_length=20)  # accepted | overridden
     override_reason: str | None = Field(default=None, max_length=200)  # "system|code"
     accepted_suggestions: str | None = Field(default=None, max_length=2000)  # uuids, comma-joined
     outcome_timestamp: str = Field(max_length=40)
