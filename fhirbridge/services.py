@@ -6,7 +6,6 @@ The CLI and the API call these; they call the pure stages and the store. The clo
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import Counter
@@ -15,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-
-import orjson
 
 from fhirbridge import examples
 from fhirbridge.adherence import Measure, Timeline, build_timeline, resolve_supply
@@ -30,12 +27,15 @@ from fhirbridge.mappers import (
     Terminology,
     prescribers_from,
 )
-from fhirbridge.mappers.patient_records import to_patient_records
+from fhirbridge.mappers.compact import Decoder
+from fhirbridge.mappers.patient_records import Skip, to_patient_records
 from fhirbridge.reconciliation import split_suppressed
 from fhirbridge.records import PatientRecords, Prescriber
 from fhirbridge.settings import Settings
 from fhirbridge.store import SqlStore
+from fhirbridge.store.stored_records import read_stored_records
 from fhirbridge.store.suppression import acknowledgements, mark_suppressed
+from fhirbridge.stored_mapping import keep_mapped, mapping_generation
 from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, read_files
 from fhirbridge.sync.connections import open_client
 from fhirbridge.sync.connections import pull_all as pull_connections
@@ -81,6 +81,28 @@ class AnalyzeResult:
             "adherence_results": len(self.adherence),
             "imputed_days_supply": dict(sorted(self.imputed.items())),
         }
+
+    def add(self, records: PatientRecords, skips: list[Skip], analysis: PatientAnalysis) -> None:
+        """Count one analyzed patient in: findings, measures and the run report's counters."""
+        self.patients += 1
+        self.findings.extend(analysis.findings)
+        self.adherence.extend(analysis.adherence)
+        for event in records.events:
+            self.mapped[event.ref.split("/", 1)[0]] += 1
+            if not event.drug.known:
+                label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
+                self.unmapped_medications[label or "(no code or text)"] += 1
+        self.mapped["Observation"] += len(records.observations)
+        self.mapped["Condition"] += len(records.conditions)
+        if records.stays:
+            self.mapped["Encounter"] += len(records.stays)
+        self.imputed.update(basis for _, basis in analysis.imputed)
+        for skip in skips:
+            self.skipped[f"{skip.ref.split('/', 1)[0]} {skip.reason}"] += 1
+            # Kept in the dead-letter table when the records were mapped (stored_mapping.py).
+            self.dead_lettered += skip.dead_letter
+        for ref, reason in analysis.skipped:
+            self.skipped[f"{ref.split('/', 1)[0]} fill {reason}"] += 1
 
 
 @dataclass(slots=True)
@@ -139,9 +161,11 @@ class Services:
         connections = resolve_connections(self.settings.connections, source)
         if connections is not None:
             ctx = MappingContext(terminology=self.terminology)
-            return pull_connections(
+            counts = pull_connections(
                 connections, self.store, ctx, run_id=run_id, now=self.now, progress=progress
             )
+            self.keep_mapped(run_id, progress)  # what arrived, mapped once for every analysis
+            return counts
         items, label = self.open_source(source, as_of)
         ingest = Ingest(
             self.store,
@@ -155,6 +179,7 @@ class Services:
             if count % 5000 == 0:
                 progress("sync", count)
         ingest.flush()
+        self.keep_mapped(run_id, progress)  # what arrived, mapped once for every analysis
         log.info(
             "sync from %s: %d read, %d dead-lettered",
             label,
@@ -168,37 +193,20 @@ class Services:
         self, as_of: date, run_id: int | None, progress: Progress = _no_progress
     ) -> AnalyzeResult:
         ctx = self._mapping_context()
+        generation = mapping_generation(self.terminology, ctx.medications)
+        # Normally sync has mapped what it brought; this maps whatever is still not current.
+        keep_mapped(self.store, ctx, generation, run_id=run_id, now=self.now, progress=progress)
         prescribers = self._prescribers()
         result = AnalyzeResult()
-        dead: list[dict[str, Any]] = []
         analyzed: set[str] = set()
-        for patient, resources in self.store.resources_by_patient(MAPPERS):
-            records, skips = to_patient_records(patient, resources, ctx, prescribers)
+        decoder = Decoder()
+        for patient, body in read_stored_records(self.store.engine, generation):
+            records, skips = decoder.decode(patient, body, prescribers)
             analysis = analyze_patient(records, as_of=as_of, params=self.settings.analysis)
             analyzed.add(patient)
-            result.patients += 1
-            result.findings.extend(analysis.findings)
-            result.adherence.extend(analysis.adherence)
-            for event in records.events:
-                result.mapped[event.ref.split("/", 1)[0]] += 1
-                if not event.drug.known:
-                    label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
-                    result.unmapped_medications[label or "(no code or text)"] += 1
-            result.mapped["Observation"] += len(records.observations)
-            result.mapped["Condition"] += len(records.conditions)
-            if records.stays:
-                result.mapped["Encounter"] += len(records.stays)
-            result.imputed.update(basis for _, basis in analysis.imputed)
-            for skip in skips:
-                result.skipped[f"{skip.ref.split('/', 1)[0]} {skip.reason}"] += 1
-                if skip.dead_letter:
-                    dead.append(self._dead_row(skip.ref, skip.reason, resources, run_id))
-            for ref, reason in analysis.skipped:
-                result.skipped[f"{ref.split('/', 1)[0]} fill {reason}"] += 1
+            result.add(records, skips, analysis)
             if result.patients % 1000 == 0:
                 progress("analyze", result.patients)
-        result.dead_lettered = len(dead)
-        self.store.put_dead_letters(dead)
         scope = analyzed | set(self.store.patient_ids())
         # Findings a clinician acknowledged stay quiet until their inputs change; they still
         # hold, so they are recorded (never resolved) and marked suppressed, and counted.
@@ -209,6 +217,14 @@ class Services:
         result.findings, result.suppressed = raised, held
         result.resolved = [Finding.from_line(r.body) for r in resolved_rows]
         return result
+
+    def keep_mapped(self, run_id: int | None, progress: Progress = _no_progress) -> int:
+        """Map and store the records of every patient whose stored mapping is not current."""
+        ctx = self._mapping_context()
+        generation = mapping_generation(self.terminology, ctx.medications)
+        return keep_mapped(
+            self.store, ctx, generation, run_id=run_id, now=self.now, progress=progress
+        )
 
     def timeline(self, patient: str, as_of: date) -> Timeline | None:
         """One patient's medication timeline from the store (API); None if the store has none."""
@@ -255,30 +271,6 @@ class Services:
             self.store.resources_of_type("Practitioner"),
             self.roles,
         )
-
-    def _dead_row(
-        self, ref: str, reason: str, resources: list[dict[str, Any]], run_id: int | None
-    ) -> dict[str, Any]:
-        rtype, rid = ref.split("/", 1)
-        body = next(
-            (
-                orjson.dumps(r)
-                for r in resources
-                if r.get("resourceType") == rtype and r.get("id") == rid
-            ),
-            b"",
-        )
-        return {
-            "fingerprint": hashlib.sha256(body).hexdigest(),
-            "run_id": run_id,
-            "source": "store",
-            "location": ref,
-            "resource_type": rtype,
-            "resource_id": rid,
-            "reason": reason[:500],
-            "body": body,
-            "created_at": self.now(),
-        }
 
 
 def _rebased(items: Iterator[SourceItem], days: int) -> Iterator[SourceItem]:

@@ -81,7 +81,7 @@ def to_patient_records(
     stays.sort(key=lambda s: (s.start, s.ref))
     conditions.sort(key=lambda c: c.ref)
     used = {e.prescriber for e in events if e.prescriber}
-    known = {ref: p for ref, p in (prescribers or {}).items() if ref in used}
+    known = {ref: prescribers[ref] for ref in used if ref in prescribers} if prescribers else {}
     return (
         PatientRecords(
             patient=patient,

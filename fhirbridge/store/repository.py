@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as model_select
 
 from fhirbridge.findings import Finding
+from fhirbridge.store.stored_records import forget_patients
 from fhirbridge.store.tables import DeadLetter, FindingRecord, LedgerEntry, RawResource, Run
 
 _RAW: Table = SQLModel.metadata.tables[RawResource.__tablename__]
@@ -85,6 +86,9 @@ class SqlStore:
             ),
         )
         with self.engine.begin() as conn:
+            # Their patients' stored mapped records are out of date now (stored_records.py).
+            patients = {r["patient_id"] for r in latest.values() if r.get("patient_id")}
+            forget_patients(conn, latest.keys(), patients)
             conn.execute(stmt, list(latest.values()))
 
     def put_dead_letters(self, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -250,3 +250,19 @@ class PageSession(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)  # SHA-256 hex of the session cookie
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # AES-GCM nonce+sealed
     expires_at: datetime = Field(index=True)
+
+
+class StoredRecords(SQLModel, table=True):
+    """One patient's mapped records (mappers/compact.py), kept so analysis need not re-map.
+
+    `generation` fingerprints what the mapping depended on (mapper code, terminology,
+    Medication resources: stored_records.py); a row of another generation, or none, means
+    the patient is mapped again from the raw resources. Writing a patient's raw resources
+    deletes the row (store/repository.py put_resources).
+    """
+
+    __tablename__ = "stored_records"
+
+    patient_id: str = Field(primary_key=True, max_length=200)
+    generation: str = Field(max_length=64)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

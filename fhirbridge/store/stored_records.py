@@ -1,0 +1,99 @@
+"""Store: each patient's mapped records (mappers/compact.py), read by the analyze stage.
+
+A row is current when its generation matches the one analysis computes; anything else (no
+row, another generation) is mapped again from the raw resources and written back here.
+Writing raw resources deletes the rows of the patients they belong to, before and after the
+write (a resource may move between patients), in the same transaction (repository.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlalchemy import Connection, Engine, Table, and_, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel
+
+from fhirbridge.store.tables import RawResource, StoredRecords
+
+_RAW: Table = SQLModel.metadata.tables[RawResource.__tablename__]
+_STORED: Table = SQLModel.metadata.tables[StoredRecords.__tablename__]
+_CHUNK = 500  # bound parameters per statement, well under SQLite's limit
+
+
+def put_stored_records(engine: Engine, rows: Sequence[tuple[str, str, bytes]]) -> None:
+    """Upsert (patient, generation, body) rows."""
+    if not rows:
+        return
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_STORED)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["patient_id"],
+        set_={"generation": stmt.excluded.generation, "body": stmt.excluded.body},
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt, [{"patient_id": p, "generation": g, "body": b} for p, g, b in rows])
+
+
+def forget_patients(conn: Connection, keys: Iterable[tuple[str, str]], patients: set[str]) -> None:
+    """Delete the stored records of `patients` and of the current owners of these resource keys.
+
+    Called inside the raw-resource write's transaction, before the write.
+    """
+    by_type: dict[str, list[str]] = {}
+    for rtype, rid in keys:
+        by_type.setdefault(rtype, []).append(rid)
+    for rtype, ids in by_type.items():
+        for i in range(0, len(ids), _CHUNK):
+            owners = select(_RAW.c.patient_id).where(
+                and_(_RAW.c.resource_type == rtype, _RAW.c.resource_id.in_(ids[i : i + _CHUNK]))
+            )
+            conn.execute(delete(_STORED).where(_STORED.c.patient_id.in_(owners)))
+    ordered = sorted(patients)
+    for i in range(0, len(ordered), _CHUNK):
+        conn.execute(delete(_STORED).where(_STORED.c.patient_id.in_(ordered[i : i + _CHUNK])))
+
+
+def unmapped_patients(engine: Engine, types: Iterable[str], generation: str) -> list[str]:
+    """Patients with raw resources of `types` and no stored records of this generation."""
+    current = select(_STORED.c.patient_id).where(_STORED.c.generation == generation)
+    query = (
+        select(_RAW.c.patient_id)
+        .distinct()
+        .where(
+            _RAW.c.resource_type.in_(list(types)),
+            _RAW.c.patient_id.is_not(None),
+            _RAW.c.patient_id.not_in(current),
+        )
+        .order_by(_RAW.c.patient_id)
+    )
+    with engine.connect() as conn:
+        return [patient for (patient,) in conn.execute(query)]
+
+
+def stored_patients(engine: Engine, generation: str) -> list[str]:
+    """Patients with stored records of this generation, in order (to split the work)."""
+    query = (
+        select(_STORED.c.patient_id)
+        .where(_STORED.c.generation == generation)
+        .order_by(_STORED.c.patient_id)
+    )
+    with engine.connect() as conn:
+        return [patient for (patient,) in conn.execute(query)]
+
+
+def read_stored_records(
+    engine: Engine, generation: str, first: str | None = None, stop: str | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """(patient, body) of this generation, by patient; `first` <= patient < `stop` if given."""
+    query = select(_STORED.c.patient_id, _STORED.c.body).where(_STORED.c.generation == generation)
+    if first is not None:
+        query = query.where(_STORED.c.patient_id >= first)
+    if stop is not None:
+        query = query.where(_STORED.c.patient_id < stop)
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=2000).execute(
+            query.order_by(_STORED.c.patient_id)
+        )
+        for patient, body in result:
+            yield str(patient), bytes(body)
