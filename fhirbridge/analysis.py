@@ -2,6 +2,11 @@
 
 The rule registry is explicit and ordered (adherence first: its coverage is what the safety
 rules judge overlap on). An unknown rule id in configuration is a ValueError naming the valid ones.
+
+Each rule also has a prerequisite (RULE_NEEDS): a cheap test on the patient's RuleProfile that
+holds whenever the rule could return a finding. It is a necessary condition read from the rule's
+own code, never a sufficient one, so skipping a rule whose prerequisite fails changes no result;
+it only saves the rule's work (e.g. opioid-benzodiazepine for a patient on sertraline alone).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from fhirbridge.reconciliation import (
     assess_serotonergic_opioid,
 )
 from fhirbridge.records import PatientRecords
+from fhirbridge.rule_needs import RULE_NEEDS, rule_profile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,12 +178,16 @@ def analyze_patient(
     # The days-supply chain across resources first, so every rule sees the same supply.
     records = resolve_supply(records)
     adherence = assess_adherence(records, as_of=as_of, params=params.adherence)
-    findings = list(adherence.findings) if "pdc-below-threshold" in enabled else []
-    for name, rule in RULES.items():
-        if rule is not None and name in enabled:
-            findings.extend(rule(records, as_of, params))
-    if records.deceased is not None and records.deceased <= as_of:
-        findings = []  # nobody acts on an alert about a patient who has died (Patient.deceased)
+    findings: list[Finding] = []
+    # Nobody acts on an alert about a patient who has died (Patient.deceased): no rule runs.
+    if records.deceased is None or records.deceased > as_of:
+        if "pdc-below-threshold" in enabled:
+            findings.extend(adherence.findings)
+        profile = rule_profile(records)
+        for name, rule in RULES.items():
+            # A rule whose prerequisite fails could return nothing: skipping it saves its work.
+            if rule is not None and name in enabled and RULE_NEEDS[name](profile, params):
+                findings.extend(rule(records, as_of, params))
     return PatientAnalysis(
         findings=tuple(sorted(findings, key=sort_key)),
         adherence=adherence.results,
