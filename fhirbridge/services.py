@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fhirbridge import examples
-from fhirbridge.adherence import Measure, Timeline, build_timeline, resolve_supply
+from fhirbridge.adherence import Timeline, build_timeline, resolve_supply
 from fhirbridge.analysis import PatientAnalysis, analyze_patient
+from fhirbridge.analyze_stage import AnalyzeResult, StageInput, analyze_stored
 from fhirbridge.errors import SourceError
 from fhirbridge.findings import Finding
 from fhirbridge.mappers import (
@@ -27,13 +27,11 @@ from fhirbridge.mappers import (
     Terminology,
     prescribers_from,
 )
-from fhirbridge.mappers.compact import Decoder
-from fhirbridge.mappers.patient_records import Skip, to_patient_records
+from fhirbridge.mappers.patient_records import to_patient_records
 from fhirbridge.reconciliation import split_suppressed
 from fhirbridge.records import PatientRecords, Prescriber
 from fhirbridge.settings import Settings
 from fhirbridge.store import SqlStore
-from fhirbridge.store.stored_records import read_stored_records
 from fhirbridge.store.suppression import acknowledgements, mark_suppressed
 from fhirbridge.stored_mapping import keep_mapped, mapping_generation
 from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, read_files
@@ -50,59 +48,6 @@ Progress = Callable[[str, int], None]  # (stage, items done so far)
 
 def _no_progress(_stage: str, _done: int) -> None:
     return None
-
-
-@dataclass(slots=True)
-class AnalyzeResult:
-    findings: list[Finding] = field(default_factory=list)
-    adherence: list[Measure] = field(default_factory=list)  # PDC and AMM lines
-    resolved: list[Finding] = field(default_factory=list)
-    patients: int = 0
-    mapped: Counter[str] = field(default_factory=Counter)  # by resource type
-    skipped: Counter[str] = field(default_factory=Counter)  # by reason
-    dead_lettered: int = 0
-    unmapped_medications: Counter[str] = field(default_factory=Counter)  # by code or text
-    suppressed: list[Finding] = field(default_factory=list)  # acknowledged, inputs unchanged
-    imputed: Counter[str] = field(default_factory=Counter)  # days supplies from defaults, by basis
-
-    def as_report(self) -> dict[str, Any]:
-        return {
-            "patients_analyzed": self.patients,
-            "mapped": dict(sorted(self.mapped.items())),
-            "skipped_at_analysis": dict(sorted(self.skipped.items())),
-            "dead_lettered_at_analysis": self.dead_lettered,
-            "unmapped_medications": dict(self.unmapped_medications.most_common(50)),
-            "findings": dict(sorted(Counter(f.rule for f in self.findings).items())),
-            "findings_by_severity": dict(
-                sorted(Counter(f.severity.value for f in self.findings).items())
-            ),
-            "findings_resolved": len(self.resolved),
-            "findings_suppressed": dict(sorted(Counter(f.rule for f in self.suppressed).items())),
-            "adherence_results": len(self.adherence),
-            "imputed_days_supply": dict(sorted(self.imputed.items())),
-        }
-
-    def add(self, records: PatientRecords, skips: list[Skip], analysis: PatientAnalysis) -> None:
-        """Count one analyzed patient in: findings, measures and the run report's counters."""
-        self.patients += 1
-        self.findings.extend(analysis.findings)
-        self.adherence.extend(analysis.adherence)
-        for event in records.events:
-            self.mapped[event.ref.split("/", 1)[0]] += 1
-            if not event.drug.known:
-                label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
-                self.unmapped_medications[label or "(no code or text)"] += 1
-        self.mapped["Observation"] += len(records.observations)
-        self.mapped["Condition"] += len(records.conditions)
-        if records.stays:
-            self.mapped["Encounter"] += len(records.stays)
-        self.imputed.update(basis for _, basis in analysis.imputed)
-        for skip in skips:
-            self.skipped[f"{skip.ref.split('/', 1)[0]} {skip.reason}"] += 1
-            # Kept in the dead-letter table when the records were mapped (stored_mapping.py).
-            self.dead_lettered += skip.dead_letter
-        for ref, reason in analysis.skipped:
-            self.skipped[f"{ref.split('/', 1)[0]} fill {reason}"] += 1
 
 
 @dataclass(slots=True)
@@ -196,18 +141,16 @@ class Services:
         generation = mapping_generation(self.terminology, ctx.medications)
         # Normally sync has mapped what it brought; this maps whatever is still not current.
         keep_mapped(self.store, ctx, generation, run_id=run_id, now=self.now, progress=progress)
-        prescribers = self._prescribers()
-        result = AnalyzeResult()
-        analyzed: set[str] = set()
-        decoder = Decoder()
-        for patient, body in read_stored_records(self.store.engine, generation):
-            records, skips = decoder.decode(patient, body, prescribers)
-            analysis = analyze_patient(records, as_of=as_of, params=self.settings.analysis)
-            analyzed.add(patient)
-            result.add(records, skips, analysis)
-            if result.patients % 1000 == 0:
-                progress("analyze", result.patients)
-        scope = analyzed | set(self.store.patient_ids())
+        job = StageInput(
+            database_url=self.settings.database_url,
+            generation=generation,
+            as_of=as_of,
+            params=self.settings.analysis,
+            prescribers=self._prescribers(),
+        )
+        progress("analyze", 0)
+        result, analyzed = analyze_stored(job, self.store.engine, self.settings.analysis_workers)
+        scope = set(analyzed) | set(self.store.patient_ids())
         # Findings a clinician acknowledged stay quiet until their inputs change; they still
         # hold, so they are recorded (never resolved) and marked suppressed, and counted.
         acks = acknowledgements(self.store, (f.key for f in result.findings))

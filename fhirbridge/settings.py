@@ -45,6 +45,8 @@ SCHEMA: dict[str, Any] = {
                 # PQA: index date at least 91 days before the period end; 0 reports all.
                 "pdc_min_period_days": {"type": "integer", "minimum": 0, "maximum": 365},
                 "moud_includes_methadone": {"type": "boolean"},
+                # Processes for the analyze stage; 0: one per CPU (analyze_stage.py).
+                "workers": {"type": "integer", "minimum": 0, "maximum": 64},
                 "enabled_rules": {"type": "array", "items": {"type": "string"}},
                 "rules": {
                     "type": "object",
@@ -217,6 +219,7 @@ class Settings:
     database_url: str = "sqlite:///fhirbridge.db"
     analysis: AnalysisParams = field(default_factory=AnalysisParams)
     moud_includes_methadone: bool = False
+    analysis_workers: int = 0  # processes for the analyze stage; 0: one per CPU
     device: str = "Device/fhirbridge"
     organization: str | None = None
     security_labels: tuple[str, ...] = ("PSY", "ETH")
@@ -273,6 +276,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             rules=enabled,
         ),
         moud_includes_methadone=analysis.get("moud_includes_methadone", False),
+        analysis_workers=analysis.get("workers", 0),
         device=writeback.get("device", "Device/fhirbridge"),
         organization=writeback.get("organization"),
         security_labels=tuple(writeback.get("security_labels", ("PSY", "ETH"))),

@@ -9,10 +9,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from fhirbridge.analyze_stage import AnalyzeResult
 from fhirbridge.errors import ConfigError
 from fhirbridge.findings import Finding
 from fhirbridge.reports import write_adherence, write_findings, write_json
-from fhirbridge.services import AnalyzeResult, Progress, Services, timed
+from fhirbridge.services import Progress, Services, timed
 from fhirbridge.settings import Settings
 from fhirbridge.store import SqlLedger
 from fhirbridge.writeback import (

@@ -1,0 +1,153 @@
+"""The analyze stage over the stored mapped records, in one process or split across several.
+
+Patients are independent, so the patients (in id order) are cut into contiguous ranges and
+each range is analyzed by its own process, the calling one included; the parts are merged in
+range order, so the result is the same as one process's, in the same order. Processes are
+started with `spawn` (safe from a threaded server) and only when there are enough patients to
+pay for their start (about half a second each: bench/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing import get_context
+from typing import Any
+
+from fhirbridge.adherence import Measure
+from fhirbridge.analysis import AnalysisParams, PatientAnalysis, analyze_patient
+from fhirbridge.findings import Finding
+from fhirbridge.mappers.compact import Decoder
+from fhirbridge.mappers.patient_records import Skip
+from fhirbridge.records import PatientRecords, Prescriber
+from fhirbridge.store import make_engine
+from fhirbridge.store.stored_records import read_stored_records, stored_patients
+
+PARALLEL_FROM = 5000  # patients: below this, starting processes costs more than it saves
+MAX_WORKERS = 8
+
+
+@dataclass(slots=True)
+class AnalyzeResult:
+    findings: list[Finding] = field(default_factory=list)
+    adherence: list[Measure] = field(default_factory=list)  # PDC and AMM lines
+    resolved: list[Finding] = field(default_factory=list)
+    patients: int = 0
+    mapped: Counter[str] = field(default_factory=Counter)  # by resource type
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason
+    dead_lettered: int = 0
+    unmapped_medications: Counter[str] = field(default_factory=Counter)  # by code or text
+    suppressed: list[Finding] = field(default_factory=list)  # acknowledged, inputs unchanged
+    imputed: Counter[str] = field(default_factory=Counter)  # days supplies from defaults, by basis
+    processes: int = 1  # how many processes analyzed
+
+    def as_report(self) -> dict[str, Any]:
+        return {
+            "patients_analyzed": self.patients,
+            "mapped": dict(sorted(self.mapped.items())),
+            "skipped_at_analysis": dict(sorted(self.skipped.items())),
+            "dead_lettered_at_analysis": self.dead_lettered,
+            "unmapped_medications": dict(self.unmapped_medications.most_common(50)),
+            "findings": dict(sorted(Counter(f.rule for f in self.findings).items())),
+            "findings_by_severity": dict(
+                sorted(Counter(f.severity.value for f in self.findings).items())
+            ),
+            "findings_resolved": len(self.resolved),
+            "findings_suppressed": dict(sorted(Counter(f.rule for f in self.suppressed).items())),
+            "adherence_results": len(self.adherence),
+            "imputed_days_supply": dict(sorted(self.imputed.items())),
+            "processes": self.processes,
+        }
+
+    def add(self, records: PatientRecords, skips: list[Skip], analysis: PatientAnalysis) -> None:
+        """Count one analyzed patient in: findings, measures and the run report's counters."""
+        self.patients += 1
+        self.findings.extend(analysis.findings)
+        self.adherence.extend(analysis.adherence)
+        for event in records.events:
+            self.mapped[event.ref.split("/", 1)[0]] += 1
+            if not event.drug.known:
+                label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
+                self.unmapped_medications[label or "(no code or text)"] += 1
+        self.mapped["Observation"] += len(records.observations)
+        self.mapped["Condition"] += len(records.conditions)
+        if records.stays:
+            self.mapped["Encounter"] += len(records.stays)
+        self.imputed.update(basis for _, basis in analysis.imputed)
+        for skip in skips:
+            self.skipped[f"{skip.ref.split('/', 1)[0]} {skip.reason}"] += 1
+            # Kept in the dead-letter table when the records were mapped (stored_mapping.py).
+            self.dead_lettered += skip.dead_letter
+        for ref, reason in analysis.skipped:
+            self.skipped[f"{ref.split('/', 1)[0]} fill {reason}"] += 1
+
+    def merge(self, other: AnalyzeResult) -> None:
+        """Append another range's result (ranges are merged in patient order)."""
+        self.findings.extend(other.findings)
+        self.adherence.extend(other.adherence)
+        self.patients += other.patients
+        self.mapped.update(other.mapped)
+        self.skipped.update(other.skipped)
+        self.dead_lettered += other.dead_lettered
+        self.unmapped_medications.update(other.unmapped_medications)
+        self.imputed.update(other.imputed)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageInput:
+    """What every process needs: plain values, so it crosses a process boundary."""
+
+    database_url: str
+    generation: str
+    as_of: date
+    params: AnalysisParams
+    prescribers: Mapping[str, Prescriber]
+
+
+def analyze_range(
+    job: StageInput, first: str | None = None, stop: str | None = None, engine: Any = None
+) -> AnalyzeResult:
+    """Analyze the stored records of the patients in [first, stop) (None: unbounded)."""
+    own = engine is None
+    engine = make_engine(job.database_url) if own else engine
+    result = AnalyzeResult()
+    decoder = Decoder()
+    try:
+        for patient, body in read_stored_records(engine, job.generation, first, stop):
+            records, skips = decoder.decode(patient, body, job.prescribers)
+            result.add(records, skips, analyze_patient(records, as_of=job.as_of, params=job.params))
+    finally:
+        if own:
+            engine.dispose()
+    return result
+
+
+def worker_count(configured: int, patients: int, database_url: str) -> int:
+    """Processes to use: `configured` (0: one per CPU, at most MAX_WORKERS), and one for a
+    small run or an in-memory database (which other processes cannot open)."""
+    if patients < PARALLEL_FROM or database_url in ("sqlite://", "sqlite:///:memory:"):
+        return 1
+    return max(1, configured or min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def analyze_stored(job: StageInput, engine: Any, workers: int) -> tuple[AnalyzeResult, list[str]]:
+    """Every patient with stored records of the job's generation, in patient order; and those
+    patients."""
+    patients = stored_patients(engine, job.generation)
+    workers = worker_count(workers, len(patients), job.database_url)
+    if workers == 1:
+        return analyze_range(job, engine=engine), patients
+    size = -(-len(patients) // workers)
+    bounds = [patients[i] for i in range(0, len(patients), size)][1:]
+    ranges = list(zip([None, *bounds], [*bounds, None], strict=True))
+    with ProcessPoolExecutor(len(ranges) - 1, mp_context=get_context("spawn")) as pool:
+        others = [pool.submit(analyze_range, job, first, stop) for first, stop in ranges[1:]]
+        result = analyze_range(job, *ranges[0], engine=engine)  # this process takes the first
+        for part in others:
+            result.merge(part.result())
+    result.processes = len(ranges)
+    return result, patients
