@@ -225,53 +225,59 @@ def numpy_pdc(table: Any, first: Any, last: Any) -> Any:
 
 
 def collect(services: Any, as_of: date) -> tuple[dict[str, float], list[Any], int]:
-    """One pass of the analyze loop with a timer per part (mirrors Services.analyze).
-
-    Returns seconds per part, the PDC inputs per patient and group, and the patient count.
+    """One pass of the analyze loop in this process with a timer per part (mirrors
+    analyze_stage.analyze_range). Returns seconds per part, the PDC inputs per patient and
+    group, and the patient count.
     """
     from fhirbridge.adherence import assess_adherence, resolve_supply
     from fhirbridge.adherence.coverage import select_fills
     from fhirbridge.analysis import RULES
-    from fhirbridge.mappers import MAPPERS, MappingContext
-    from fhirbridge.mappers.patient_records import to_patient_records
+    from fhirbridge.mappers.compact import Decoder
     from fhirbridge.records import EventKind
+    from fhirbridge.rule_needs import RULE_NEEDS, rule_profile
+    from fhirbridge.store.stored_records import read_stored_records
+    from fhirbridge.stored_mapping import mapping_generation
 
     params = services.settings.analysis
-    ctx = MappingContext(terminology=services.terminology, medications={})
+    generation = mapping_generation(services.terminology, services._mapping_context().medications)
     prescribers = services._prescribers()
+    decoder = Decoder()
     parts: dict[str, float] = {}
     inputs: list[Any] = []
     clock = time.perf_counter
     patients = 0
     last = as_of.toordinal()
     first_window = last - params.adherence.window_days + 1
-    stream = services.store.resources_by_patient(MAPPERS)
+    stream = read_stored_records(services.store.engine, generation)
+
+    def add(part: str, seconds: float) -> None:
+        parts[part] = parts.get(part, 0) + seconds
+
     while True:
         t0 = clock()
         item = next(stream, None)
         t1 = clock()
-        parts["store read + orjson"] = parts.get("store read + orjson", 0) + t1 - t0
+        add("store read (stored records)", t1 - t0)
         if item is None:
             break
-        patient, resources = item
-        records, _ = to_patient_records(patient, resources, ctx, prescribers)
+        patient, body = item
+        records, _ = decoder.decode(patient, body, prescribers)
         t2 = clock()
         records = resolve_supply(records)
         t3 = clock()
         assess_adherence(records, as_of=as_of, params=params.adherence)
         t4 = clock()
-        parts["mappers (to_patient_records)"] = (
-            parts.get("mappers (to_patient_records)", 0) + t2 - t1
-        )
-        parts["resolve_supply"] = parts.get("resolve_supply", 0) + t3 - t2
-        parts["PDC + AMM (assess_adherence)"] = (
-            parts.get("PDC + AMM (assess_adherence)", 0) + t4 - t3
-        )
+        add("decode (mappers/compact.py)", t2 - t1)
+        add("resolve_supply", t3 - t2)
+        add("PDC + AMM (assess_adherence)", t4 - t3)
+        profile = rule_profile(records)
+        add("rule prerequisites (rule_profile)", clock() - t4)
         for name, rule in RULES.items():
-            if rule is not None:
+            # As analyze_patient runs them: only rules whose prerequisite holds.
+            if rule is not None and RULE_NEEDS[name](profile, params):
                 t5 = clock()
                 rule(records, as_of, params)
-                parts[f"rule {name}"] = parts.get(f"rule {name}", 0) + clock() - t5
+                add(f"rule {name}", clock() - t5)
         patients += 1
         by_group: dict[str, list[Any]] = {}
         for event in records.events:
@@ -322,6 +328,14 @@ def main(argv: list[str] | None = None) -> int:
 
     services = build_services(Settings(database_url=url))
     print(f"python {sys.version.split()[0]}, pid {os.getpid()}, load {os.getloadavg()[0]:.2f}")
+    # What sync does after it stored the resources (untimed in the stage; printed).
+    start = time.perf_counter()
+    mapped = services.keep_mapped(None)
+    if mapped:
+        print(
+            f"mapped and stored {mapped:,} patients' records (sync's share) in "
+            f"{time.perf_counter() - start:.1f} s"
+        )
     if not args.skip_stage:
         gc.collect()
         profiler = cProfile.Profile() if args.profile else None

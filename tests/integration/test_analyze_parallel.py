@@ -4,6 +4,7 @@ on SQLite and PostgreSQL; small runs and in-memory databases stay in one process
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import date
 
@@ -43,6 +44,31 @@ def test_three_processes_give_what_one_gives(db_url: str, monkeypatch: pytest.Mo
     assert three == one
     assert one[0]  # the examples do raise findings
     assert one[2]["patients_analyzed"] >= 28
+
+
+def test_a_threaded_process_spawns_its_workers(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server thread calling analyze: forking a threaded process is unsafe, so the workers
+    # are spawned (they import fhirbridge themselves) and give the same result.
+    services = build_services(Settings(database_url=db_url))
+    services.sync(None, AS_OF, None)
+    services.close()
+    one = _run(db_url, 1)
+    monkeypatch.setattr(analyze_stage, "PARALLEL_FROM", 1)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert analyze_stage._context().get_start_method() == "spawn"
+        two = _run(db_url, 2)
+    finally:
+        stop.set()
+        other.join()
+    assert analyze_stage._context().get_start_method() == "fork"
+    assert two[2].pop("processes") == 2
+    one[2].pop("processes")
+    assert two == one
 
 
 def test_small_runs_and_memory_databases_stay_in_one_process() -> None:
