@@ -91,7 +91,7 @@ def keep_mapped(
     A resource the mappers cannot use is dead-lettered here with its reason (the stored
     records keep the skip, so every analysis still counts it). Returns the patients mapped.
     """
-    patients = unmapped_patients(store.engine, MAPPERS, generation)
+    patients = unmapped_patients(store.engine, generation)
     done = 0
     for i in range(0, len(patients), _BATCH):
         rows: list[tuple[str, str, bytes]] = []

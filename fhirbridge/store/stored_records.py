@@ -54,18 +54,24 @@ def forget_patients(conn: Connection, keys: Iterable[tuple[str, str]], patients:
         conn.execute(delete(_STORED).where(_STORED.c.patient_id.in_(ordered[i : i + _CHUNK])))
 
 
-def unmapped_patients(engine: Engine, types: Iterable[str], generation: str) -> list[str]:
-    """Patients with raw resources of `types` and no stored records of this generation."""
+def unmapped_patients(engine: Engine, generation: str) -> list[str]:
+    """Patients with raw resources and no stored records of this generation.
+
+    Distinct patients first, along the patient index alone (1.3M resources: 0.6 s, against
+    3.5 s when each row's type is read from the table: bench/README.md); every resource with
+    a patient is of a type the mappers read (mappers.MAPPERS), so no type filter is needed.
+    """
     current = select(_STORED.c.patient_id).where(_STORED.c.generation == generation)
-    query = (
-        select(_RAW.c.patient_id)
+    patients = (
+        select(_RAW.c.patient_id.label("patient"))
         .distinct()
-        .where(
-            _RAW.c.resource_type.in_(list(types)),
-            _RAW.c.patient_id.is_not(None),
-            _RAW.c.patient_id.not_in(current),
-        )
-        .order_by(_RAW.c.patient_id)
+        .where(_RAW.c.patient_id.is_not(None))
+        .subquery()
+    )
+    query = (
+        select(patients.c.patient)
+        .where(patients.c.patient.not_in(current))
+        .order_by(patients.c.patient)
     )
     with engine.connect() as conn:
         return [patient for (patient,) in conn.execute(query)]
