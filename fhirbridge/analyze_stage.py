@@ -165,7 +165,7 @@ def _analyze_packed(
     return result, findings, measures
 
 
-def _context() -> BaseContext:
+def start_context() -> BaseContext:
     """`fork` from a single-threaded process (the CLI): the children start at once with the
     modules loaded; `spawn` from a threaded one (the API server), where forking is unsafe.
     Spawned children import fhirbridge first (about 1.5 s here). A forked child never touches
@@ -197,7 +197,7 @@ def analyze_stored(job: StageInput, engine: Any, workers: int) -> tuple[AnalyzeR
     # garbage collector would touch (and so copy) every page of the parent's heap.
     gc.freeze()
     try:
-        with ProcessPoolExecutor(len(ranges) - 1, mp_context=_context()) as pool:
+        with ProcessPoolExecutor(len(ranges) - 1, mp_context=start_context()) as pool:
             others = [pool.submit(_analyze_packed, job, *bounds) for bounds in ranges[1:]]
             result = analyze_range(job, *ranges[0], engine=engine)  # this process: the first
             for future in others:

@@ -140,7 +140,7 @@ class Services:
         ctx = self._mapping_context()
         generation = mapping_generation(self.terminology, ctx.medications)
         # Normally sync has mapped what it brought; this maps whatever is still not current.
-        keep_mapped(self.store, ctx, generation, run_id=run_id, now=self.now, progress=progress)
+        self._keep_mapped(ctx, generation, run_id, progress)
         job = StageInput(
             database_url=self.settings.database_url,
             generation=generation,
@@ -164,9 +164,22 @@ class Services:
     def keep_mapped(self, run_id: int | None, progress: Progress = _no_progress) -> int:
         """Map and store the records of every patient whose stored mapping is not current."""
         ctx = self._mapping_context()
-        generation = mapping_generation(self.terminology, ctx.medications)
+        return self._keep_mapped(
+            ctx, mapping_generation(self.terminology, ctx.medications), run_id, progress
+        )
+
+    def _keep_mapped(
+        self, ctx: MappingContext, generation: str, run_id: int | None, progress: Progress
+    ) -> int:
         return keep_mapped(
-            self.store, ctx, generation, run_id=run_id, now=self.now, progress=progress
+            self.store,
+            ctx,
+            generation,
+            run_id=run_id,
+            now=self.now,
+            progress=progress,
+            database_url=self.settings.database_url,
+            workers=self.settings.analysis_workers,
         )
 
     def timeline(self, patient: str, as_of: date) -> Timeline | None:

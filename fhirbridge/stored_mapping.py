@@ -12,6 +12,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ from typing import Any
 import orjson
 
 from fhirbridge import mappers, records
+from fhirbridge.analyze_stage import start_context, worker_count
 from fhirbridge.mappers import MAPPERS, MappingContext, Terminology
 from fhirbridge.mappers.compact import FORMAT, encode
 from fhirbridge.mappers.patient_records import to_patient_records
-from fhirbridge.store import SqlStore
+from fhirbridge.store import SqlStore, make_engine
 from fhirbridge.store.stored_records import put_stored_records, unmapped_patients
 
 log = logging.getLogger(__name__)
@@ -85,13 +87,45 @@ def keep_mapped(
     run_id: int | None,
     now: Callable[[], datetime],
     progress: Callable[[str, int], None] | None = None,
+    database_url: str = "sqlite://",
+    workers: int = 1,
 ) -> int:
     """Map every patient whose stored records are missing or of another generation.
 
     A resource the mappers cannot use is dead-lettered here with its reason (the stored
-    records keep the skip, so every analysis still counts it). Returns the patients mapped.
+    records keep the skip, so every analysis still counts it). Many patients (a first sync)
+    are split across `workers` processes as the analyze stage splits them (analyze_stage.py).
+    Returns the patients mapped.
     """
     patients = unmapped_patients(store.engine, generation)
+    count = worker_count(workers, len(patients), database_url)
+    if count == 1:
+        done = map_patients(store, ctx, generation, patients, run_id, now(), progress)
+    else:
+        size = -(-len(patients) // count)
+        parts = [patients[i : i + size] for i in range(0, len(patients), size)]
+        with ProcessPoolExecutor(len(parts) - 1, mp_context=start_context()) as pool:
+            others = [
+                pool.submit(_map_part, database_url, ctx, generation, part, run_id, now())
+                for part in parts[1:]
+            ]
+            done = map_patients(store, ctx, generation, parts[0], run_id, now(), progress)
+            done += sum(future.result() for future in others)
+    if done:
+        log.info("mapped and stored the records of %d patients", done)
+    return done
+
+
+def map_patients(
+    store: SqlStore,
+    ctx: MappingContext,
+    generation: str,
+    patients: list[str],
+    run_id: int | None,
+    now: datetime,
+    progress: Callable[[str, int], None] | None = None,
+) -> int:
+    """Map these patients' raw resources and store the records, a batch per transaction."""
     done = 0
     for i in range(0, len(patients), _BATCH):
         rows: list[tuple[str, str, bytes]] = []
@@ -102,15 +136,29 @@ def keep_mapped(
             rows.append((patient, generation, encode(mapped, skips)))
             for skip in skips:
                 if skip.dead_letter:
-                    dead.append(dead_row(skip.ref, skip.reason, resources, run_id, now()))
+                    dead.append(dead_row(skip.ref, skip.reason, resources, run_id, now))
         store.put_dead_letters(dead)
         put_stored_records(store.engine, rows)
         done += len(rows)
         if progress is not None:
             progress("map", done)
-    if done:
-        log.info("mapped and stored the records of %d patients", done)
     return done
+
+
+def _map_part(
+    database_url: str,
+    ctx: MappingContext,
+    generation: str,
+    patients: list[str],
+    run_id: int | None,
+    now: datetime,
+) -> int:
+    """map_patients in another process, on its own engine."""
+    store = SqlStore(make_engine(database_url))
+    try:
+        return map_patients(store, ctx, generation, patients, run_id, now)
+    finally:
+        store.engine.dispose()
 
 
 def dead_row(

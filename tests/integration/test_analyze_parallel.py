@@ -60,12 +60,12 @@ def test_a_threaded_process_spawns_its_workers(
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert analyze_stage._context().get_start_method() == "spawn"
+        assert analyze_stage.start_context().get_start_method() == "spawn"
         two = _run(db_url, 2)
     finally:
         stop.set()
         other.join()
-    assert analyze_stage._context().get_start_method() == "fork"
+    assert analyze_stage.start_context().get_start_method() == "fork"
     assert two[2].pop("processes") == 2
     one[2].pop("processes")
     assert two == one

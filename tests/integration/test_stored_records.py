@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+import pytest
+from sqlalchemy import delete, select
 
+from fhirbridge import analyze_stage
 from fhirbridge.adherence import PdcResult
 from fhirbridge.analysis import analyze_patient
 from fhirbridge.bootstrap import build_services
@@ -170,5 +172,25 @@ def test_a_changed_terminology_or_medication_changes_the_generation(db_url: str)
         )
         assert _generation(methadone) not in (before, _generation(services))
         assert _generation(services) != before
+    finally:
+        services.close()
+
+
+def test_mapping_split_across_processes_stores_what_one_process_stores(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = build_services(Settings(database_url=db_url))
+    try:
+        services.sync(None, AS_OF, None)
+        with services.store.engine.connect() as conn:
+            query = select(StoredRecords.patient_id, StoredRecords.body)  # type: ignore[call-overload]
+            one = sorted(tuple(row) for row in conn.execute(query))
+            conn.execute(delete(StoredRecords))
+            conn.commit()
+        monkeypatch.setattr(analyze_stage, "PARALLEL_FROM", 1)
+        split = replace(services, settings=replace(services.settings, analysis_workers=3))
+        assert split.keep_mapped(None) == len(one)
+        with services.store.engine.connect() as conn:
+            assert sorted(tuple(row) for row in conn.execute(query)) == one
     finally:
         services.close()
