@@ -7,7 +7,8 @@ Starts the test server (tests/fhir_server, node) on 127.0.0.1, loads 20,000 gene
   resource type fhirbridge pulls: the same searches, paged over the same next links;
 - fhirbridge fetch only: `FhirClient.pages` over those searches (retries, same-origin checks,
   orjson), nothing stored: the client's own cost;
-- fhirbridge sync: the full incremental pull `fhirbridge sync` runs (`sync.connections.pull_all`):
+- fhirbridge sync: the full incremental pull `fhirbridge sync` runs (`sync.connections.pull_all`,
+  then `Services.keep_mapped`, the records kept for analysis):
   retries with Retry-After, restarts of expired or shifted searches, de-duplication against the
   store, every page committed to a fresh SQLite file, then its cursor.
 
@@ -38,8 +39,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from fhirbridge.bootstrap import build_services  # noqa: E402
 from fhirbridge.mappers import MappingContext, load_terminology  # noqa: E402
-from fhirbridge.settings import Connection  # noqa: E402
+from fhirbridge.settings import Connection, Settings  # noqa: E402
 from fhirbridge.store import SqlStore, make_engine, upgrade  # noqa: E402
 from fhirbridge.sync.client import FhirClient  # noqa: E402
 from fhirbridge.sync.connections import pull_all  # noqa: E402
@@ -100,6 +102,11 @@ def fhirbridge_sync(url: str, page: int, workdir: Path) -> int:
             run_id=None,
             now=lambda: datetime.now(UTC),
         )
+        # Then what `fhirbridge sync` does after pulling (Services.sync): map every patient it
+        # touched once and keep the records for analysis (stored_mapping.py).
+        services = build_services(Settings(database_url=f"sqlite:///{db}"))
+        services.keep_mapped(None)
+        services.close()
     finally:
         engine.dispose()
     return sum(counts.stored.values())
