@@ -6,9 +6,11 @@
     python bench/analyze.py --skip-stage       # only the breakdown and the PDC core timings
 
 Generated data (seeded, deterministic) goes into a SQLite file through `SqlStore.put_resources`
-(untimed; reused by later runs). Timed, in one process: `Services.analyze` (what `fhirbridge
-analyze` runs); one more pass of the same loop with a timer per part (store read, mappers,
-supply chain, measures, each rule); then the PDC core (`adherence.coverage.covered_days`) on
+(untimed; reused by later runs), then is mapped and kept as `fhirbridge sync` does at its end
+(`Services.keep_mapped`: timed and printed, not part of the stage). Timed: `Services.analyze`
+(what `fhirbridge analyze` runs, with its default processes); one more pass of the same loop in
+this process with a timer per part (stored-record read, decode, supply chain, measures, rule
+prerequisites, each rule that runs); then the PDC core (`adherence.coverage.covered_days`) on
 the same fills next to a plain-Python day-set baseline that computes the same numbers, and a
 numpy experiment. Results are checked equal before any figure is printed.
 """
@@ -367,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("PDC core and day-set baseline disagree")
     print(f"  day-set baseline (plain Python set of days) {patients / base_s:12,.0f} patients/s")
     print(
-        f"  fhirbridge covered_days (interval merge)   {patients / core_s:12,.0f} patients/s"
+        f"  fhirbridge covered_days                     {patients / core_s:12,.0f} patients/s"
         f"  = {base_s / core_s:.1f}x"
     )
     try:
