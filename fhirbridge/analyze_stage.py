@@ -12,7 +12,7 @@ import gc
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -111,9 +111,16 @@ class StageInput:
 
 
 def analyze_range(
-    job: StageInput, first: str | None = None, stop: str | None = None, engine: Any = None
+    job: StageInput,
+    first: str | None = None,
+    stop: str | None = None,
+    engine: Any = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> AnalyzeResult:
-    """Analyze the stored records of the patients in [first, stop) (None: unbounded)."""
+    """Analyze the stored records of the patients in [first, stop) (None: unbounded).
+
+    `progress` hears this process's count every 1,000 patients.
+    """
     own = engine is None
     engine = make_engine(job.database_url) if own else engine
     result = AnalyzeResult()
@@ -122,6 +129,8 @@ def analyze_range(
         for patient, body in read_stored_records(engine, job.generation, first, stop):
             records, skips = decoder.decode(patient, body, job.prescribers)
             result.add(records, skips, analyze_patient(records, as_of=job.as_of, params=job.params))
+            if progress is not None and result.patients % 1000 == 0:
+                progress("analyze", result.patients)
     finally:
         if own:
             engine.dispose()
@@ -183,13 +192,18 @@ def worker_count(configured: int, patients: int, database_url: str) -> int:
     return max(1, configured or min(os.cpu_count() or 1, MAX_WORKERS))
 
 
-def analyze_stored(job: StageInput, engine: Any, workers: int) -> tuple[AnalyzeResult, list[str]]:
+def analyze_stored(
+    job: StageInput,
+    engine: Any,
+    workers: int,
+    progress: Callable[[str, int], None] | None = None,
+) -> tuple[AnalyzeResult, list[str]]:
     """Every patient with stored records of the job's generation, in patient order; and those
     patients."""
     patients = stored_patients(engine, job.generation)
     workers = worker_count(workers, len(patients), job.database_url)
     if workers == 1:
-        return analyze_range(job, engine=engine), patients
+        return analyze_range(job, engine=engine, progress=progress), patients
     size = -(-len(patients) // workers)
     bounds = [patients[i] for i in range(0, len(patients), size)][1:]
     ranges = list(zip([None, *bounds], [*bounds, None], strict=True))
@@ -199,7 +213,8 @@ def analyze_stored(job: StageInput, engine: Any, workers: int) -> tuple[AnalyzeR
     try:
         with ProcessPoolExecutor(len(ranges) - 1, mp_context=start_context()) as pool:
             others = [pool.submit(_analyze_packed, job, *bounds) for bounds in ranges[1:]]
-            result = analyze_range(job, *ranges[0], engine=engine)  # this process: the first
+            # This process takes the first range (its progress is what the caller hears).
+            result = analyze_range(job, *ranges[0], engine=engine, progress=progress)
             for future in others:
                 part, findings, measures = future.result()
                 part.findings, part.adherence = _unpack(findings), _unpack(measures)

@@ -148,8 +148,9 @@ class Services:
             params=self.settings.analysis,
             prescribers=self._prescribers(),
         )
-        progress("analyze", 0)
-        result, analyzed = analyze_stored(job, self.store.engine, self.settings.analysis_workers)
+        result, analyzed = analyze_stored(
+            job, self.store.engine, self.settings.analysis_workers, progress
+        )
         scope = set(analyzed) | set(self.store.patient_ids())
         # Findings a clinician acknowledged stay quiet until their inputs change; they still
         # hold, so they are recorded (never resolved) and marked suppressed, and counted.
