@@ -75,7 +75,8 @@ class AnalyzeResult:
             if not event.drug.known:
                 label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
                 self.unmapped_medications[label or "(no code or text)"] += 1
-        self.mapped["Observation"] += len(records.observations)
+        # A panel's components are records of their own under the panel's reference.
+        self.mapped["Observation"] += len({o.ref for o in records.observations})
         self.mapped["Condition"] += len(records.conditions)
         if records.stays:
             self.mapped["Encounter"] += len(records.stays)

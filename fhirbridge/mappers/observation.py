@@ -8,6 +8,7 @@ CDS reads only strings and misses the rest (clinical-anchors.md 3.2), so all are
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 from fhirbridge.errors import MappingError, NotApplicable
 from fhirbridge.mappers.datatypes import (
@@ -50,20 +51,68 @@ def to_observation(resource: FhirJson, ctx: object = None) -> ObservationRecord:
     )
     if effective is None:
         raise MappingError("effective[x]", "no effective date or issued")
-    value_concept = resource.get("valueCodeableConcept")
-    text = resource.get("valueString")
+    return _with_value(
+        resource,
+        ref=f"Observation/{resource.get('id')}",
+        patient=patient,
+        codes=codes,
+        effective=effective,
+        status=status,
+    )
+
+
+def to_components(resource: FhirJson, panel: ObservationRecord) -> list[ObservationRecord]:
+    """One record per coded component with a value, under the panel's reference and date.
+
+    A PHQ-9 panel (LOINC 44249-1) may carry its total (44261-6) and items, item 9 (44260-8)
+    among them, as `component` instead of as separate member Observations (US Core shows
+    both forms); the rules read either. Components without a code or a value are left out.
+    """
+    found = []
+    for component in resource.get("component") or ():
+        if not isinstance(component, Mapping):
+            continue
+        codes = token_set(component.get("code"))
+        if not codes:
+            continue
+        record = _with_value(
+            component,
+            ref=panel.ref,
+            patient=panel.patient,
+            codes=codes,
+            effective=panel.effective,
+            status=panel.status,
+        )
+        if record.value_number is not None or record.value_codes or record.value_text:
+            found.append(record)
+    return found
+
+
+def _with_value(
+    element: Mapping[str, object],
+    *,
+    ref: str,
+    patient: str,
+    codes: frozenset[str],
+    effective: date,
+    status: str,
+) -> ObservationRecord:
+    """The record with the value[x] and interpretation of a resource or one of its components."""
+    value_concept = element.get("valueCodeableConcept")
+    text = element.get("valueString")
     if not isinstance(text, str):
         text = concept_text(value_concept) or None
     interpretation: set[str] = set()
-    for concept in resource.get("interpretation") or ():
+    concepts = element.get("interpretation")
+    for concept in concepts if isinstance(concepts, list) else ():
         interpretation.update(token_set(concept))
-    value = quantity_value(resource.get("valueQuantity"))
-    quantity = resource.get("valueQuantity")
+    quantity = element.get("valueQuantity")
+    value = quantity_value(quantity)
     unit = (quantity.get("code") or quantity.get("unit")) if isinstance(quantity, Mapping) else None
     if value is None:
-        value = number(resource.get("valueInteger"))
+        value = number(element.get("valueInteger"))
     return ObservationRecord(
-        ref=f"Observation/{resource.get('id')}",
+        ref=ref,
         patient=patient,
         codes=codes,
         effective=effective,

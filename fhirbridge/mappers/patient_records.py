@@ -14,7 +14,7 @@ from fhirbridge.mappers.medication import MappingContext
 from fhirbridge.mappers.medication_dispense import to_dispense
 from fhirbridge.mappers.medication_request import to_order
 from fhirbridge.mappers.medication_statement import to_statement
-from fhirbridge.mappers.observation import to_observation
+from fhirbridge.mappers.observation import to_components, to_observation
 from fhirbridge.mappers.patient import to_vital_status
 from fhirbridge.records import (
     ConditionRecord,
@@ -63,7 +63,9 @@ def to_patient_records(
         ref = f"{rtype}/{resource.get('id')}"
         try:
             if rtype == "Observation":
-                observations.append(to_observation(resource))
+                observation = to_observation(resource)
+                observations.append(observation)
+                observations.extend(to_components(resource, observation))
             elif rtype == "Patient":
                 deceased = to_vital_status(resource).deceased
             elif rtype == "Condition":
