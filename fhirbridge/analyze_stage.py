@@ -12,9 +12,9 @@ import gc
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
@@ -23,7 +23,7 @@ from typing import Any
 from fhirbridge.adherence import Measure
 from fhirbridge.analysis import AnalysisParams, PatientAnalysis, analyze_patient
 from fhirbridge.findings import Finding
-from fhirbridge.mappers.compact import Decoder
+from fhirbridge.mappers.compact import Decoder, slot_builder
 from fhirbridge.mappers.patient_records import Skip
 from fhirbridge.records import PatientRecords, Prescriber
 from fhirbridge.store import make_engine
@@ -144,24 +144,18 @@ Packed = list[tuple[type, tuple[Any, ...]]]
 def _pack(values: Iterable[Any]) -> Packed:
     """Frozen slotted dataclasses as (class, field values): unpickled and rebuilt in half the
     time of pickling the objects (their generated __setstate__ sets fields one by one)."""
-    return [(type(v), tuple(getattr(v, f) for f in v.__slots__)) for v in values]
+    return [(type(v), tuple(getattr(v, f.name) for f in fields(v))) for v in values]
 
 
 def _unpack(packed: Packed) -> list[Any]:
-    """Rebuild what `_pack` took apart: the same values, set slot by slot (no __post_init__:
-    they were normalised when first made)."""
-    setters: dict[type, list[Any]] = {}
-    new = object.__new__
+    """Rebuild what `_pack` took apart, slot by slot (mappers/compact.py slot_builder)."""
+    builders: dict[type, Callable[[Sequence[Any]], Any]] = {}
     out = []
     for cls, values in packed:
-        fill = setters.get(cls)
-        if fill is None:
-            slots: tuple[str, ...] = getattr(cls, "__slots__", ())
-            fill = setters[cls] = [getattr(cls, name).__set__ for name in slots]
-        obj: Any = new(cls)
-        for set_value, value in zip(fill, values, strict=True):
-            set_value(obj, value)
-        out.append(obj)
+        build = builders.get(cls)
+        if build is None:
+            build = builders[cls] = slot_builder(cls)
+        out.append(build(values))
     return out
 
 
