@@ -12,9 +12,9 @@ from datetime import datetime
 
 import orjson
 from sqlalchemy import Engine, Table, delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
+from fhirbridge.store.engine import upsert
 from fhirbridge.store.tables import BulkExport, RawResource, SyncCursor
 
 _CURSOR: Table = SQLModel.metadata.tables[SyncCursor.__tablename__]
@@ -28,7 +28,6 @@ class SqlCursors:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     # ---- cursors ------------------------------------------------------------------------
     def get(self, source: str, resource_type: str) -> str | None:
@@ -50,7 +49,7 @@ class SqlCursors:
 
     def put(self, source: str, resource_type: str, cursor: str, now: datetime) -> None:
         """Set the cursor (commit the data it covers first)."""
-        stmt = self._insert(_CURSOR)
+        stmt = upsert(self.engine, _CURSOR)
         stmt = stmt.on_conflict_do_update(
             index_elements=["source", "resource_type"],
             set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
@@ -104,7 +103,7 @@ class SqlCursors:
             "kicked_off_at": now,
             "updated_at": now,
         }
-        stmt = self._insert(_EXPORT)
+        stmt = upsert(self.engine, _EXPORT)
         stmt = stmt.on_conflict_do_update(
             index_elements=["source"], set_={k: stmt.excluded[k] for k in row if k != "source"}
         )

@@ -7,7 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import StaticPool
 
@@ -51,6 +52,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # ingest time (bench/ingest.py profile). Readers are unaffected; the WAL is bounded still.
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
+
+
+def upsert(bind: Engine | Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that takes ON CONFLICT clauses, in the bind's dialect (PostgreSQL or SQLite).
+
+    Bulk writes go through these instead of ORM objects (performance-anchors.md section 3).
+    """
+    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    return insert(table)
 
 
 def upgrade(engine: Engine) -> None:

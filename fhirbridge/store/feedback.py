@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as model_select
 
+from fhirbridge.store.engine import upsert
 from fhirbridge.store.tables import CdsFeedback
 
 _FEEDBACK: Table = SQLModel.metadata.tables[CdsFeedback.__tablename__]
@@ -20,8 +20,9 @@ def add_feedback(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
     EHR that retries its feedback POST does not count twice."""
     if not rows:
         return
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(_FEEDBACK).on_conflict_do_nothing(index_elements=["card", "outcome_timestamp"])
+    stmt = upsert(engine, _FEEDBACK).on_conflict_do_nothing(
+        index_elements=["card", "outcome_timestamp"]
+    )
     with engine.begin() as conn:
         conn.execute(stmt, list(rows))
 

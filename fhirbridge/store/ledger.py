@@ -26,10 +26,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 from fhirbridge.store import audit, outbox
+from fhirbridge.store.engine import upsert
 from fhirbridge.store.tables import LedgerEntry, OutboxEntry
 
 _LEDGER: Table = SQLModel.metadata.tables[LedgerEntry.__tablename__]
@@ -156,8 +156,7 @@ def _where(target: str, resource_type: str, identifier: str) -> tuple[Any, ...]:
 
 def _upsert_ledger(conn: Connection, entry: LedgerEntry) -> None:
     values = entry.model_dump(exclude={"id"})
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(_LEDGER)
+    stmt = upsert(conn, _LEDGER)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(_KEY),
         set_={k: stmt.excluded[k] for k in values if k not in _KEY},

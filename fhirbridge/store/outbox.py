@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as model_select
 
+from fhirbridge.store.engine import upsert
 from fhirbridge.store.tables import OutboxEntry
 
 _OUTBOX: Table = SQLModel.metadata.tables[OutboxEntry.__tablename__]
@@ -32,8 +32,7 @@ def put(conn: Connection, row: Mapping[str, Any]) -> None:
     values = {**row, "attempts": 1}
     if values.get("last_error"):
         values["last_error"] = str(values["last_error"])[:2000]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(_OUTBOX)
+    stmt = upsert(conn, _OUTBOX)
     keep = {*_KEY, "created_at", "attempts"}
     stmt = stmt.on_conflict_do_update(
         index_elements=list(_KEY),

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine, Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
+from fhirbridge.store.engine import upsert
 from fhirbridge.store.tables import PageSession
 
 _SESSION: Table = SQLModel.metadata.tables[PageSession.__tablename__]
@@ -19,8 +19,7 @@ _SESSION: Table = SQLModel.metadata.tables[PageSession.__tablename__]
 
 def put_session(engine: Engine, key: str, data: bytes, expires_at: datetime, now: datetime) -> None:
     """Insert or replace the session row `key`; rows expired by `now` are swept on the way."""
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(_SESSION).values(key=key, data=data, expires_at=expires_at)
+    stmt = upsert(engine, _SESSION).values(key=key, data=data, expires_at=expires_at)
     stmt = stmt.on_conflict_do_update(
         index_elements=["key"], set_={"data": data, "expires_at": expires_at}
     )

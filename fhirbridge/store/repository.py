@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, Table, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as model_select
 
 from fhirbridge.findings import Finding
+from fhirbridge.store.engine import upsert
 from fhirbridge.store.stored_records import forget_patients
 from fhirbridge.store.tables import DeadLetter, FindingRecord, LedgerEntry, RawResource, Run
 
@@ -32,7 +32,6 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     # ---- runs ---------------------------------------------------------------------------
     def start_run(self, command: str, source: str | None, as_of: date | None, now: datetime) -> int:
@@ -71,7 +70,7 @@ class SqlStore:
         latest = {
             (r["resource_type"], r["resource_id"]): r for r in rows
         }  # one per key per statement
-        stmt = self._insert(_RAW)
+        stmt = upsert(self.engine, _RAW)
         excluded = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["resource_type", "resource_id"],
@@ -95,7 +94,9 @@ class SqlStore:
         """Keep unusable input with its reason; the same input and reason is kept once."""
         if not rows:
             return
-        stmt = self._insert(_DEAD).on_conflict_do_nothing(index_elements=["fingerprint", "reason"])
+        stmt = upsert(self.engine, _DEAD).on_conflict_do_nothing(
+            index_elements=["fingerprint", "reason"]
+        )
         with self.engine.begin() as conn:
             conn.execute(stmt, list(rows))
 
@@ -295,7 +296,7 @@ class SqlStore:
     def ledger_put(self, entry: LedgerEntry) -> None:
         """Insert or update the ledger row for (target, type, identifier)."""
         values = entry.model_dump(exclude={"id"})
-        stmt = self._insert(_LEDGER)
+        stmt = upsert(self.engine, _LEDGER)
         keys = ("target", "resource_type", "identifier")
         stmt = stmt.on_conflict_do_update(
             index_elements=list(keys),

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
+from fhirbridge.store.engine import upsert
 from fhirbridge.store.tables import RawResource, StoredRecords
 
 _RAW: Table = SQLModel.metadata.tables[RawResource.__tablename__]
@@ -25,8 +25,7 @@ def put_stored_records(engine: Engine, rows: Sequence[tuple[str, str, bytes]]) -
     """Upsert (patient, generation, body) rows."""
     if not rows:
         return
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(_STORED)
+    stmt = upsert(engine, _STORED)
     stmt = stmt.on_conflict_do_update(
         index_elements=["patient_id"],
         set_={"generation": stmt.excluded.generation, "body": stmt.excluded.body},
