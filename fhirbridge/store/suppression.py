@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from fhirbridge.reconciliation.suppression import Acknowledgement
@@ -63,47 +64,58 @@ def record_acknowledgement(
 
 
 def acknowledgements(store: SqlStore, keys: Iterable[str]) -> dict[str, Acknowledgement]:
-    """The latest acknowledgement of each of these finding keys (recorded or CDS override)."""
-    wanted = sorted(set(keys))
+    """The latest acknowledgement of each of these finding keys (recorded or CDS override).
+
+    A run asks about every finding it found (140,000 at 100,000 patients), while clinicians
+    acknowledge a few: when a table holds fewer rows than there are keys, reading it whole and
+    filtering here costs one query instead of one per 500 keys (0.5 s there, bench/analyze.py).
+    """
+    wanted = set(keys)
     found: dict[str, Acknowledgement] = {}
+    if not wanted:
+        return found
     with Session(store.engine) as session:
-        for start in range(0, len(wanted), 500):  # bounded IN lists
-            chunk = wanted[start : start + 500]
-            rows = session.exec(
-                select(FindingAcknowledgement).where(
-                    col(FindingAcknowledgement.finding_key).in_(chunk)
-                )
+        for row in _rows_for(session, FindingAcknowledgement, wanted):
+            _keep_latest(
+                found,
+                Acknowledgement(
+                    key=row.finding_key,
+                    kind=row.kind,
+                    by=row.acknowledged_by,
+                    at=row.acknowledged_at,
+                    reason=row.reason,
+                    evidence=tuple(json.loads(row.evidence)) if row.evidence is not None else None,
+                ),
             )
-            for row in rows:
-                _keep_latest(
-                    found,
-                    Acknowledgement(
-                        key=row.finding_key,
-                        kind=row.kind,
-                        by=row.acknowledged_by,
-                        at=row.acknowledged_at,
-                        reason=row.reason,
-                        evidence=tuple(json.loads(row.evidence))
-                        if row.evidence is not None
-                        else None,
-                    ),
-                )
-            feedback = session.exec(
-                select(CdsFeedback).where(
-                    col(CdsFeedback.finding_key).in_(chunk), CdsFeedback.outcome == "overridden"
-                )
+        for fb in _rows_for(session, CdsFeedback, wanted, CdsFeedback.outcome == "overridden"):
+            _keep_latest(
+                found,
+                Acknowledgement(
+                    key=fb.finding_key or "",
+                    kind="overridden",
+                    by=f"cds-hooks:{fb.service}",
+                    at=fb.received_at,
+                    reason=fb.override_reason or "",
+                ),
             )
-            for fb in feedback:
-                _keep_latest(
-                    found,
-                    Acknowledgement(
-                        key=fb.finding_key or "",
-                        kind="overridden",
-                        by=f"cds-hooks:{fb.service}",
-                        at=fb.received_at,
-                        reason=fb.override_reason or "",
-                    ),
-                )
+    return found
+
+
+Row = TypeVar("Row", FindingAcknowledgement, CdsFeedback)
+
+
+def _rows_for(session: Session, table: type[Row], keys: set[str], *where: Any) -> list[Row]:
+    """Rows of `table` whose finding_key is one of `keys` (and that match `where`)."""
+    column = col(table.finding_key)
+    held = session.exec(select(func.count()).select_from(table).where(*where)).one()
+    if held <= len(keys):
+        rows = session.exec(select(table).where(column.is_not(None), *where))
+        return [row for row in rows if row.finding_key in keys]
+    chosen = sorted(keys)
+    found: list[Row] = []
+    for start in range(0, len(chosen), 500):  # bounded IN lists
+        chunk = chosen[start : start + 500]
+        found.extend(session.exec(select(table).where(column.in_(chunk), *where)))
     return found
 
 

@@ -116,6 +116,9 @@ def test_store_records_acknowledgements_with_the_evidence_then(db_url: str) -> N
     assert (found[finding.key].by, found[finding.key].kind) == ("Practitioner/psy", "acknowledged")
     assert found[finding.key].evidence == later.evidence == ("Observation/qtc-1",)
     assert found["f" * 32].evidence is None is unknown.evidence  # the finding was not stored
+    # Fewer keys than rows: read by key (IN lists), not the whole table; the same answer.
+    assert acknowledgements(store, [finding.key]) == {finding.key: found[finding.key]}
+    assert acknowledgements(store, []) == {}
     mark_suppressed(store, [finding.key])
     assert [r.status for r in store.findings()] == ["suppressed"]
     engine.dispose()
@@ -134,6 +137,16 @@ def test_cds_hooks_override_counts_as_acknowledgement(db_url: str) -> None:
             ),
             {"k": "a" * 32, "at": AT},
         )
+        conn.execute(  # accepted cards are no acknowledgement, whichever way the rows are read
+            text(
+                "INSERT INTO cds_feedback (service, card, finding_key, outcome,"
+                " outcome_timestamp, received_at) VALUES ('fhirbridge-patient-view', :k, :k,"
+                " 'accepted', '2025-04-01T11:00:00Z', :at)"
+            ),
+            {"k": "b" * 32, "at": AT},
+        )
+    assert acknowledgements(store, ["b" * 32]) == {}  # 1 overridden row: read whole
+    assert set(acknowledgements(store, ["a" * 32, "b" * 32, "c" * 32])) == {"a" * 32}
     found = acknowledgements(store, ["a" * 32])
     assert (found["a" * 32].kind, found["a" * 32].by) == (
         "overridden",
