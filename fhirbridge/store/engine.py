@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,26 @@ def upsert(bind: Engine | Connection, table: Table) -> postgresql.Insert | sqlit
     """
     insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
     return insert(table)
+
+
+def execute_rows(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """`sql` with `?` placeholders once per row, through the driver's executemany.
+
+    For bulk writes of plain values: SQLAlchemy's per-row parameter processing is skipped, so
+    values must already be what the driver takes (dates through `driver_date`). The
+    placeholders are rewritten for drivers of the `format` paramstyle (psycopg).
+    """
+    if not rows:
+        return
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        sql = sql.replace("?", "%s")
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def driver_date(conn: Connection, day: date) -> date | str:
+    """A date as `execute_rows` passes it: as SQLAlchemy stores dates in SQLite (ISO text,
+    without the sqlite3 module's date adapter, deprecated since Python 3.12), else the date."""
+    return day.isoformat() if conn.dialect.name == "sqlite" else day
 
 
 def upgrade(engine: Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import orjson
@@ -141,12 +142,21 @@ def test_findings_open_refresh_and_resolve_within_scope(store: SqlStore) -> None
         a2.key: ("open", date(2025, 3, 2), None),
         b1.key: ("open", date(2025, 3, 1), None),
     }
-    # a1 comes back: the same row reopens, first_seen kept.
+    # a1 comes back: the same row reopens, first_seen kept, a new episode opened on 3/3.
     store.record_findings([a1, a2], date(2025, 3, 3), patients=["Patient/a"])
-    assert {r.key: (r.status, r.first_seen) for r in store.findings(patient="Patient/a")} == {
-        a1.key: ("open", date(2025, 3, 1)),
-        a2.key: ("open", date(2025, 3, 2)),
+    rows = {r.key: r for r in store.findings(patient="Patient/a")}
+    assert {
+        k: (r.status, r.first_seen, r.last_seen, r.opened_on, r.resolved_on) for k, r in rows.items()
+    } == {
+        a1.key: ("open", date(2025, 3, 1), date(2025, 3, 3), date(2025, 3, 3), None),
+        a2.key: ("open", date(2025, 3, 2), date(2025, 3, 3), date(2025, 3, 2), None),
     }
+    # The body is the findings.ndjson line, and a refresh replaces it.
+    assert Finding.from_line(rows[a1.key].body) == a1
+    a2_later = replace(a2, as_of=date(2025, 3, 4))
+    store.record_findings([a1, a2_later], date(2025, 3, 4), patients=["Patient/a"])
+    bodies = {r.key: Finding.from_line(r.body) for r in store.findings(patient="Patient/a")}
+    assert bodies == {a1.key: a1, a2.key: a2_later}
 
 
 def test_ledger_upserts_by_target_type_identifier(store: SqlStore) -> None:
