@@ -116,7 +116,8 @@ def assess_moud_gap(
     ]
     if not holes:
         return []
-    refs = sorted({i.ref for i in recent})
+    behind = {i.ref for i in recent}
+    refs = sorted(behind)
     longest = max(b - a + 1 for a, b in holes)
     listed = "; ".join(
         "{} to {} ({} days{})".format(
@@ -127,7 +128,7 @@ def assess_moud_gap(
         for a, b in holes
     )
     drugs = sorted(
-        {i for e in records.events if e.ref in refs for i in e.drug.ingredients} - {"naloxone"}
+        {i for e in records.events if e.ref in behind for i in e.drug.ingredients} - {"naloxone"}
     )
     since = (as_of - timedelta(days=params.lookback_days - 1)).isoformat()
     return [

@@ -98,9 +98,9 @@ def _finding(
     last, uncovered, grace = lapse  # last covered ordinal, days without supply, grace days
     label = GROUP_LABELS.get(group, group)
     out = date.fromordinal(last + 1)
+    behind = {*refs, *active}
     drugs = sorted(
-        {i for e in records.events if e.ref in (*refs, *active) for i in e.drug.ingredients}
-        - {"naloxone"}
+        {i for e in records.events if e.ref in behind for i in e.drug.ingredients} - {"naloxone"}
     )
     return Finding(
         rule=RULE,

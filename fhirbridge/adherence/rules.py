@@ -99,7 +99,8 @@ def _low_pdc(
 ) -> Finding:
     label = GROUP_LABELS.get(result.group, result.group)
     prescribers = records.prescribers_of(result.fills)
-    drugs = sorted({i for e in events if e.ref in result.fills for i in e.drug.ingredients})
+    counted = set(result.fills)
+    drugs = sorted({i for e in events if e.ref in counted for i in e.drug.ingredients})
     threshold = f"{params.pdc_threshold:.0%}"
     summary = (
         f"{label} adherence below {threshold}: PDC {result.value:.2f} "
