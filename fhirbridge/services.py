@@ -17,7 +17,12 @@ from typing import Any, TypeVar
 from fhirbridge import examples
 from fhirbridge.adherence import Timeline, build_timeline, resolve_supply
 from fhirbridge.analysis import PatientAnalysis, analyze_patient
-from fhirbridge.analyze_stage import AnalyzeResult, StageInput, analyze_stored
+from fhirbridge.analyze_stage import (
+    AnalyzeResult,
+    StageInput,
+    analyze_stored,
+    no_cycle_collection,
+)
 from fhirbridge.errors import SourceError
 from fhirbridge.findings import Finding
 from fhirbridge.mappers import (
@@ -148,16 +153,18 @@ class Services:
             params=self.settings.analysis,
             prescribers=self._prescribers(),
         )
-        result, analyzed = analyze_stored(
-            job, self.store.engine, self.settings.analysis_workers, progress
-        )
-        scope = set(analyzed) | set(self.store.patient_ids())
-        # Findings a clinician acknowledged stay quiet until their inputs change; they still
-        # hold, so they are recorded (never resolved) and marked suppressed, and counted.
-        acks = acknowledgements(self.store, (f.key for f in result.findings))
-        raised, held = split_suppressed(result.findings, acks, self.settings.analysis.suppression)
-        resolved_rows = self.store.record_findings(result.findings, as_of, scope)
-        mark_suppressed(self.store, (f.key for f in held))
+        with no_cycle_collection():  # the stage makes ~1 million acyclic objects
+            result, analyzed = analyze_stored(
+                job, self.store.engine, self.settings.analysis_workers, progress
+            )
+            scope = set(analyzed) | set(self.store.patient_ids())
+            # Findings a clinician acknowledged stay quiet until their inputs change; they still
+            # hold, so they are recorded (never resolved) and marked suppressed, and counted.
+            acks = acknowledgements(self.store, (f.key for f in result.findings))
+            suppression = self.settings.analysis.suppression
+            raised, held = split_suppressed(result.findings, acks, suppression)
+            resolved_rows = self.store.record_findings(result.findings, as_of, scope)
+            mark_suppressed(self.store, (f.key for f in held))
         result.findings, result.suppressed = raised, held
         result.resolved = [Finding.from_line(r.body) for r in resolved_rows]
         return result
