@@ -63,7 +63,7 @@ from fhirbridge.reconciliation import (
     assess_serotonergic_opioid,
 )
 from fhirbridge.records import PatientRecords
-from fhirbridge.rule_needs import RULE_NEEDS, rule_profile
+from fhirbridge.rule_needs import RULE_NEEDS, Need, rule_profile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,24 +169,45 @@ def check_rules(names: Iterable[str]) -> frozenset[str]:
     return chosen
 
 
-def analyze_patient(
-    records: PatientRecords, *, as_of: date, params: AnalysisParams | None = None
-) -> PatientAnalysis:
-    """Adherence measures and findings of every enabled rule for one patient."""
-    params = params or AnalysisParams()
+RulePlan = tuple[tuple[Rule, Need], ...]
+
+
+def rule_plan(params: AnalysisParams) -> RulePlan:
+    """The enabled rules in registry order, each with its prerequisite: worked out once per
+    run instead of once per patient (analyze_stage passes it to every analyze_patient)."""
     enabled = params.rules if params.rules is not None else frozenset(RULES)
+    return tuple(
+        (rule, RULE_NEEDS[name])
+        for name, rule in RULES.items()
+        if rule is not None and name in enabled
+    )
+
+
+def analyze_patient(
+    records: PatientRecords,
+    *,
+    as_of: date,
+    params: AnalysisParams | None = None,
+    plan: RulePlan | None = None,
+) -> PatientAnalysis:
+    """Adherence measures and findings of every enabled rule for one patient.
+
+    `plan` is `rule_plan(params)`, when the caller analyzes many patients with these params.
+    """
+    params = params or AnalysisParams()
+    plan = rule_plan(params) if plan is None else plan
     # The days-supply chain across resources first, so every rule sees the same supply.
     records = resolve_supply(records)
     adherence = assess_adherence(records, as_of=as_of, params=params.adherence)
     findings: list[Finding] = []
     # Nobody acts on an alert about a patient who has died (Patient.deceased): no rule runs.
     if records.deceased is None or records.deceased > as_of:
-        if "pdc-below-threshold" in enabled:
+        if params.rules is None or "pdc-below-threshold" in params.rules:
             findings.extend(adherence.findings)
         profile = rule_profile(records)
-        for name, rule in RULES.items():
+        for rule, need in plan:
             # A rule whose prerequisite fails could return nothing: skipping it saves its work.
-            if rule is not None and name in enabled and RULE_NEEDS[name](profile, params):
+            if need(profile, params):
                 findings.extend(rule(records, as_of, params))
     return PatientAnalysis(
         findings=tuple(sorted(findings, key=sort_key)),

@@ -23,7 +23,7 @@ from operator import attrgetter
 from typing import Any
 
 from fhirbridge.adherence import Measure
-from fhirbridge.analysis import AnalysisParams, PatientAnalysis, analyze_patient
+from fhirbridge.analysis import AnalysisParams, PatientAnalysis, analyze_patient, rule_plan
 from fhirbridge.findings import Finding
 from fhirbridge.mappers.compact import Decoder, slot_builder
 from fhirbridge.mappers.patient_records import Skip
@@ -128,11 +128,12 @@ def analyze_range(
     engine = make_engine(job.database_url) if own else engine
     result = AnalyzeResult()
     decoder = Decoder()
+    plan = rule_plan(job.params)
     try:
         with no_cycle_collection():
             for patient, body in read_stored_records(engine, job.generation, first, stop):
                 records, skips = decoder.decode(patient, body, job.prescribers)
-                analysis = analyze_patient(records, as_of=job.as_of, params=job.params)
+                analysis = analyze_patient(records, as_of=job.as_of, params=job.params, plan=plan)
                 result.add(records, skips, analysis)
                 if progress is not None and result.patients % 1000 == 0:
                     progress("analyze", result.patients)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import combinations
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from fhirbridge.adherence.codes import load_observation_codes
@@ -89,24 +90,26 @@ def rule_profile(records: PatientRecords) -> RuleProfile:
         for d in drugs
         for cls in d.classes
     }
+    # frozenset().union(*parts): one call per field, not a generator per field.
     return RuleProfile(
-        supply_classes=frozenset(c for d in drugs for c in d.classes),
-        supply_ingredients=frozenset(i for d in drugs for i in d.ingredients),
-        supply_groups=frozenset(g for d in drugs for g in d.groups),
-        statement_classes=frozenset(c for d in statements.values() for c in d.classes),
-        active_order_groups=frozenset(g for d in active_orders.values() for g in d.groups),
+        supply_classes=_EMPTY.union(*map(_CLASSES, drugs)),
+        supply_ingredients=_EMPTY.union(*map(_INGREDIENTS, drugs)),
+        supply_groups=_EMPTY.union(*map(_GROUPS, drugs)),
+        statement_classes=_EMPTY.union(*map(_CLASSES, statements.values())),
+        active_order_groups=_EMPTY.union(*map(_GROUPS, active_orders.values())),
         class_products=frozenset(class_products),
-        stopped_order_ingredients=frozenset(
-            i for d in stopped_prescribed.values() for i in d.ingredients
-        ),
-        active_order_ingredients=frozenset(
-            i for d in active_prescribed.values() for i in d.ingredients
-        ),
+        stopped_order_ingredients=_EMPTY.union(*map(_INGREDIENTS, stopped_prescribed.values())),
+        active_order_ingredients=_EMPTY.union(*map(_INGREDIENTS, active_prescribed.values())),
         prescribers=len(prescribers),
         pharmacies=len(pharmacies),
-        observation_codes=frozenset(c for o in records.observations for c in o.codes),
-        condition_codes=frozenset(code for c in records.conditions for code in c.codes),
+        observation_codes=_EMPTY.union(*map(_CODES, records.observations)),
+        condition_codes=_EMPTY.union(*map(_CODES, records.conditions)),
     )
+
+
+_EMPTY: frozenset[str] = frozenset()
+_CLASSES, _GROUPS = attrgetter("classes"), attrgetter("groups")
+_INGREDIENTS, _CODES = attrgetter("ingredients"), attrgetter("codes")
 
 
 Need = Callable[[RuleProfile, "AnalysisParams"], bool]

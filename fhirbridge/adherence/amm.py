@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from fhirbridge.adherence.coverage import covered_days, select_fills
+from fhirbridge.adherence.coverage import START_REF, covered_days, select_fills
 from fhirbridge.adherence.params import AmmParams
 from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
 
@@ -111,12 +111,13 @@ def assess_amm(
         ("AMM-continuation", params.continuation_days, params.continuation_window),
     )
     results = []
+    fills.sort(key=START_REF)  # date order: the counted fills need no sorting of their own
     for measure, required, window in phases:
         end = ipsd + timedelta(days=window - 1)
         last = min(end, as_of)
         counted = [f for f in fills if ipsd <= f.start <= last and f.days_supply]
         covered = covered_days(
-            (
+            [
                 (
                     f.start.toordinal(),
                     f.days_supply or 0,
@@ -124,7 +125,7 @@ def assess_amm(
                     f.ref,
                 )
                 for f in counted
-            ),
+            ],
             ipsd.toordinal(),
             last.toordinal(),
         )
@@ -144,7 +145,7 @@ def assess_amm(
                 days_covered=covered,
                 days_required=required,
                 days_in_period=window,
-                fills=tuple(f.ref for f in sorted(counted, key=lambda f: (f.start, f.ref))),
+                fills=tuple(f.ref for f in counted),
                 basis=basis,
             )
         )

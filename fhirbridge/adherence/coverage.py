@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from fhirbridge.records import EventKind, MedicationEvent
 
@@ -58,6 +58,7 @@ def carry_over(fills: Sequence[MedicationEvent]) -> list[Interval]:
 
 Supply = tuple[int, int, tuple[str, ...], str]  # (first day, days supply, ingredients, ref)
 _START_REF = itemgetter(0, 3)  # fills in date order, ties by reference: input order never matters
+START_REF = attrgetter("start", "ref")  # the same order on MedicationEvents
 
 
 def carry_over_days(supplies: Iterable[Supply]) -> list[Interval]:
@@ -89,7 +90,7 @@ def plain(fills: Sequence[MedicationEvent]) -> list[Interval]:
             ref=f.ref,
             ingredients=f.drug.ingredients,
         )
-        for f in sorted(fills, key=lambda f: (f.start, f.ref))
+        for f in sorted(fills, key=START_REF)
         if f.days_supply
     ]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from fhirbridge.adherence.coverage import covered_days, select_fills
+from fhirbridge.adherence.coverage import START_REF, covered_days, select_fills
 from fhirbridge.adherence.inpatient import Censor
 from fhirbridge.records import InpatientStay, MedicationEvent
 
@@ -89,29 +89,32 @@ def pdc(
     """
     window_start = as_of - timedelta(days=window_days - 1)
     fills, basis = select_fills(events)
-    in_window = [f for f in fills if window_start <= f.start <= as_of]
-    skipped = tuple(sorted((f.ref, "no-days-supply") for f in in_window if not f.days_supply))
-    usable = sorted((f for f in in_window if f.days_supply), key=lambda f: (f.start, f.ref))
-    if len({f.start for f in usable}) < 2:
+    usable: list[MedicationEvent] = []
+    unsupplied: list[tuple[str, str]] = []
+    for f in fills:
+        if window_start <= f.start <= as_of:
+            if f.days_supply:
+                usable.append(f)
+            else:
+                unsupplied.append((f.ref, "no-days-supply"))
+    skipped = tuple(sorted(unsupplied))
+    usable.sort(key=START_REF)
+    # In date order, two fills on different dates exist iff the first and last dates differ.
+    if not usable or usable[0].start == usable[-1].start:
         return PdcOutcome(result=None, skipped=skipped, excluded="too-few-fills")
     index = usable[0].start
     if (as_of - index).days < min_period_days:
         return PdcOutcome(result=None, skipped=skipped, excluded="period-too-short")
+    supplies = [
+        (f.start.toordinal(), f.days_supply or 0, f.drug.ingredients or (f.drug.display,), f.ref)
+        for f in usable
+    ]
+    first, last = index.toordinal(), as_of.toordinal()
     censor = Censor.of(stays, as_of) if stays else None
     if censor:
         position = censor.position
-        first, last = censor.position(index.toordinal()), censor.last(as_of.toordinal())
-    else:
-        first, last = index.toordinal(), as_of.toordinal()
-    supplies = [
-        (
-            position(f.start.toordinal()) if censor else f.start.toordinal(),
-            f.days_supply or 0,
-            f.drug.ingredients or (f.drug.display,),
-            f.ref,
-        )
-        for f in usable
-    ]
+        first, last = position(first), censor.last(last)
+        supplies = [(position(day), n, drug, ref) for day, n, drug, ref in supplies]
     days = last - first + 1
     if days <= 0:
         return PdcOutcome(result=None, skipped=skipped, excluded="period-censored")

@@ -138,20 +138,23 @@ _CONDITION = slot_builder(ConditionRecord)
 _STAY = slot_builder(InpatientStay)
 
 
+class _Days(dict[int | None, date | None]):
+    """Ordinal → date, each made once; None → None. A subscript is one C-level dict lookup."""
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, ordinal: int | None) -> date | None:
+        found = self[ordinal] = date.fromordinal(ordinal)  # type: ignore[arg-type]
+        return found
+
+
 class Decoder:
     """Decodes stored records; days and drugs are shared between patients (they repeat)."""
 
     def __init__(self) -> None:
-        self._days: dict[int, date] = {}
+        self._days = _Days()
         self._drugs: dict[tuple[Any, ...], Drug] = {}
-
-    def day(self, ordinal: int | None) -> date | None:
-        if ordinal is None:
-            return None
-        found = self._days.get(ordinal)
-        if found is None:
-            found = self._days[ordinal] = date.fromordinal(ordinal)
-        return found
 
     def drug(self, row: list[Any]) -> Drug:
         key = (tuple(row[0]), tuple(row[1]), tuple(row[2]), row[3], row[4])
@@ -173,21 +176,21 @@ class Decoder:
         data = orjson.loads(body)
         if data.get("f") != FORMAT:
             raise ValueError(f"stored records of format {data.get('f')!r}, expected {FORMAT}")
-        day = self.day
+        days = self._days
         drugs = [self.drug(row) for row in data["g"]]
         # The rows are decoded in place: the field order is the dataclass order (encode).
         for e in data["e"]:
             e[1], e[2], e[3] = _KINDS[e[1]], e[2] or patient, drugs[e[3]]
-            e[5], e[9] = day(e[5]), day(e[9])
+            e[5], e[9] = days[e[5]], days[e[9]]
         for o in data["o"]:
-            o[1], o[2], o[3] = o[1] or patient, frozenset(o[2]), day(o[3])
+            o[1], o[2], o[3] = o[1] or patient, frozenset(o[2]), days[o[3]]
             o[7], o[9] = frozenset(o[7]), frozenset(o[9])
         for c in data["c"]:
-            c[1], c[2], c[5], c[6] = c[1] or patient, frozenset(c[2]), day(c[5]), day(c[6])
+            c[1], c[2], c[5], c[6] = c[1] or patient, frozenset(c[2]), days[c[5]], days[c[6]]
         events = tuple(map(_EVENT, data["e"]))
         observations = tuple(map(_OBSERVATION, data["o"]))
         conditions = tuple(map(_CONDITION, data["c"]))
-        stays = tuple(_STAY((s[0], s[1] or patient, day(s[2]), day(s[3]))) for s in data["s"])
+        stays = tuple(_STAY((s[0], s[1] or patient, days[s[2]], days[s[3]])) for s in data["s"])
         used = {e.prescriber for e in events if e.prescriber}
         known = {ref: prescribers[ref] for ref in used if ref in prescribers} if prescribers else {}
         records = PatientRecords(
@@ -195,7 +198,7 @@ class Decoder:
             events=events,
             observations=observations,
             conditions=conditions,
-            deceased=day(data["d"]),
+            deceased=days[data["d"]],
             prescribers=known,
             stays=stays,
         )
