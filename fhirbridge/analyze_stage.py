@@ -1,9 +1,9 @@
 """The analyze stage over the stored mapped records, in one process or split across several.
 
-Patients are independent, so the patients (in id order) are cut into contiguous ranges and
-each range is analyzed by its own process, the calling one included; the parts are merged in
-range order, so the result is the same as one process's, in the same order. Processes are
-started only when there are enough patients to pay for their start (bench/README.md).
+Patients are independent, so the patients (in id order) are cut into contiguous chunks that
+worker processes analyze; the parts are merged in chunk order, so the result is the same as one
+process's, in the same order. Processes are started only when there are enough patients to pay
+for their start (bench/README.md).
 """
 
 from __future__ import annotations
@@ -27,12 +27,21 @@ from fhirbridge.analysis import AnalysisParams, PatientAnalysis, analyze_patient
 from fhirbridge.findings import Finding
 from fhirbridge.mappers.compact import Decoder, slot_builder
 from fhirbridge.mappers.patient_records import Skip
-from fhirbridge.records import PatientRecords, Prescriber
+from fhirbridge.records import EventKind, PatientRecords, Prescriber
 from fhirbridge.store import make_engine
 from fhirbridge.store.stored_records import read_stored_records, stored_patients
 
 PARALLEL_FROM = 5000  # patients: below this, starting processes costs more than it saves
 MAX_WORKERS = 8
+CHUNKS_PER_WORKER = 8  # 100,000 patients on 2 workers: chunks of 6,250
+
+
+# The resource type each kind of event is mapped from (mappers/__init__.py MAPPERS).
+_RESOURCE_TYPE = {
+    EventKind.ORDER: "MedicationRequest",
+    EventKind.DISPENSE: "MedicationDispense",
+    EventKind.STATEMENT: "MedicationStatement",
+}
 
 
 @dataclass(slots=True)
@@ -72,9 +81,10 @@ class AnalyzeResult:
         self.patients += 1
         self.findings.extend(analysis.findings)
         self.adherence.extend(analysis.adherence)
+        mapped = self.mapped
         for event in records.events:
-            self.mapped[event.ref.split("/", 1)[0]] += 1
-            if not event.drug.known:
+            mapped[_RESOURCE_TYPE[event.kind]] += 1
+            if not event.drug.ingredients:  # Drug.known
                 label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
                 self.unmapped_medications[label or "(no code or text)"] += 1
         # A panel's components are records of their own under the panel's reference.
@@ -233,32 +243,40 @@ def analyze_stored(
     progress: Callable[[str, int], None] | None = None,
 ) -> tuple[AnalyzeResult, list[str]]:
     """Every patient with stored records of the job's generation, in patient order; and those
-    patients."""
+    patients.
+
+    With several processes, the patients are cut into CHUNKS_PER_WORKER contiguous chunks per
+    worker process, and this process only collects: a worker that is done takes the next chunk,
+    so the CPUs stay busy to the end, and each chunk's results are pickled, sent and rebuilt
+    while the other chunks are still being analyzed, not all at the end (bench/README.md).
+    `progress` hears the patients collected so far, once per chunk.
+    """
     patients = stored_patients(engine, job.generation)
     workers = worker_count(workers, len(patients), job.database_url)
     if workers == 1:
         return analyze_range(job, engine=engine, progress=progress), patients
-    size = -(-len(patients) // workers)
+    size = -(-len(patients) // (workers * CHUNKS_PER_WORKER))
     bounds = [patients[i] for i in range(0, len(patients), size)][1:]
-    ranges = list(zip([None, *bounds], [*bounds, None], strict=True))
+    chunks = list(zip([None, *bounds], [*bounds, None], strict=True))
+    result = AnalyzeResult()
     # Objects that exist now are never collected by a forked child: without this, the child's
     # garbage collector would touch (and so copy) every page of the parent's heap.
     gc.freeze()
     try:
-        # Off in this process too while the other ranges' results arrive: the pool's thread
-        # unpickles them here (no_cycle_collection).
+        # The collector is off here too while the results arrive: the pool's thread unpickles
+        # them in this process (no_cycle_collection).
         with (
             no_cycle_collection(),
-            ProcessPoolExecutor(len(ranges) - 1, mp_context=start_context()) as pool,
+            ProcessPoolExecutor(workers, mp_context=start_context()) as pool,
         ):
-            others = [pool.submit(_analyze_packed, job, *bounds) for bounds in ranges[1:]]
-            # This process takes the first range (its progress is what the caller hears).
-            result = analyze_range(job, *ranges[0], engine=engine, progress=progress)
-            for future in others:
+            parts = [pool.submit(_analyze_packed, job, *chunk) for chunk in chunks]
+            for future in parts:  # in patient order
                 part, findings, measures = future.result()
                 part.findings, part.adherence = _unpack(findings), _unpack(measures)
                 result.merge(part)
+                if progress is not None:
+                    progress("analyze", result.patients)
     finally:
         gc.unfreeze()
-    result.processes = len(ranges)
+    result.processes = workers
     return result, patients

@@ -56,10 +56,16 @@ class Finding:
 
     def __post_init__(self) -> None:
         # Normalise once here so every producer gets sorted refs and the contract's key.
-        object.__setattr__(self, "implicated", tuple(sorted(set(self.implicated))))
-        object.__setattr__(self, "evidence", tuple(sorted(set(self.evidence))))
-        object.__setattr__(self, "prescribers", tuple(sorted(set(self.prescribers))))
-        object.__setattr__(self, "key", finding_key(self.rule, self.patient, self.implicated))
+        implicated = tuple(sorted(set(self.implicated)))
+        setter = object.__setattr__
+        setter(self, "implicated", implicated)
+        setter(self, "evidence", tuple(sorted(set(self.evidence))) if self.evidence else ())
+        setter(
+            self, "prescribers", tuple(sorted(set(self.prescribers))) if self.prescribers else ()
+        )
+        # finding_key's text, with the refs already sorted (a run makes ~140,000 findings).
+        text = "\n".join((self.rule, self.patient, *implicated))
+        setter(self, "key", hashlib.sha256(text.encode("utf-8")).hexdigest()[:32])
         if len(self.summary) >= 140:
             raise ValueError(f"summary of {self.rule} is {len(self.summary)} characters; limit 139")
 

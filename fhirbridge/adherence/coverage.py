@@ -171,21 +171,21 @@ def _covered_days_merged(supplies: Iterable[Supply], first: int, last: int) -> i
     return covered + run_end - run_start
 
 
-def carried_ends(supplies: Iterable[Supply]) -> list[tuple[int, str]]:
-    """(last covered day, ref) of each supply after carry-over, without Interval objects."""
-    free_from: dict[str, int] = {}
-    ends: list[tuple[int, str]] = []
-    for start, days, ingredients, ref in sorted(supplies, key=_START_REF):
+def chain_end(supplies: Iterable[Supply]) -> tuple[int, str] | None:
+    """(last covered day, ref of the fill that covers it) of supplies of one product.
+
+    One product: every supply has the same ingredients, so PQA carry-over makes one chain in
+    (start, ref) order, each fill starting at max(its start, the day after the last supply) and
+    ending `days` later. With days above zero every fill ends after the one before it, so the
+    last fill in that order ends last, and alone. None when no supply has days above zero.
+    """
+    free, last = None, None
+    for start, days, _, ref in sorted(supplies, key=_START_REF):
         if days <= 0:
             continue
-        for ingredient in ingredients:
-            free = free_from.get(ingredient, start)
-            if free > start:
-                start = free
-        for ingredient in ingredients:
-            free_from[ingredient] = start + days
-        ends.append((start + days - 1, ref))
-    return ends
+        free = (start if free is None or start > free else free) + days
+        last = ref
+    return None if free is None or last is None else (free - 1, last)
 
 
 def union_days(intervals: Iterable[Interval], first: int, last: int) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from fhirbridge.adherence.coverage import carried_ends, select_fills
+from fhirbridge.adherence.coverage import chain_end, select_fills
 from fhirbridge.adherence.params import RefillParams
 from fhirbridge.adherence.rules import GROUP_LABELS
 from fhirbridge.findings import Category, Finding, Severity
@@ -49,11 +49,14 @@ def last_covered(events: Sequence[MedicationEvent]) -> tuple[int, list[str]] | N
             for f in fills
             if f.days_supply
         ]
-        for end, ref in carried_ends(supplies):
-            if end > last:
-                last, refs = end, [ref]
-            elif end == last:
-                refs.append(ref)
+        found = chain_end(supplies)  # each product is its own carry-over chain
+        if found is None:
+            continue
+        end, ref = found
+        if end > last:
+            last, refs = end, [ref]
+        elif end == last:
+            refs.append(ref)
     return (last, refs) if last >= 0 else None
 
 

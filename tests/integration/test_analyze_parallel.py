@@ -15,6 +15,7 @@ from fhirbridge import analyze_stage
 from fhirbridge.analyze_stage import worker_count
 from fhirbridge.bootstrap import build_services
 from fhirbridge.settings import Settings
+from fhirbridge.stored_mapping import mapping_generation
 
 AS_OF = date(2026, 6, 30)
 
@@ -44,6 +45,35 @@ def test_three_processes_give_what_one_gives(db_url: str, monkeypatch: pytest.Mo
     assert three == one
     assert one[0]  # the examples do raise findings
     assert one[2]["patients_analyzed"] >= 28
+
+
+def test_chunks_are_merged_in_patient_order_and_progress_counts_them(db_url: str) -> None:
+    services = build_services(Settings(database_url=db_url))
+    services.sync(None, AS_OF, None)
+    job = analyze_stage.StageInput(
+        database_url=db_url,
+        generation=mapping_generation(
+            services.terminology, services._mapping_context().medications
+        ),
+        as_of=AS_OF,
+        params=services.settings.analysis,
+        prescribers={},
+    )
+    heard: list[int] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(analyze_stage, "PARALLEL_FROM", 1)
+        result, patients = analyze_stage.analyze_stored(
+            job, services.store.engine, 2, lambda _, n: heard.append(n)
+        )
+    alone = analyze_stage.analyze_range(job, engine=services.store.engine)
+    services.close()
+    # 2 workers x 8 chunks over the patients: ceil(n / 16) patients per chunk.
+    size = -(-len(patients) // 16)
+    assert heard == [min(n, len(patients)) for n in range(size, len(patients) + size, size)]
+    assert result.processes == 2
+    assert [f.key for f in result.findings] == [f.key for f in alone.findings]
+    assert result.adherence == alone.adherence
+    assert (result.mapped, result.skipped) == (alone.mapped, alone.skipped)
 
 
 def test_a_threaded_process_spawns_its_workers(

@@ -146,7 +146,8 @@ def test_findings_open_refresh_and_resolve_within_scope(store: SqlStore) -> None
     store.record_findings([a1, a2], date(2025, 3, 3), patients=["Patient/a"])
     rows = {r.key: r for r in store.findings(patient="Patient/a")}
     assert {
-        k: (r.status, r.first_seen, r.last_seen, r.opened_on, r.resolved_on) for k, r in rows.items()
+        k: (r.status, r.first_seen, r.last_seen, r.opened_on, r.resolved_on)
+        for k, r in rows.items()
     } == {
         a1.key: ("open", date(2025, 3, 1), date(2025, 3, 3), date(2025, 3, 3), None),
         a2.key: ("open", date(2025, 3, 2), date(2025, 3, 3), date(2025, 3, 2), None),

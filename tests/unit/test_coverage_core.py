@@ -194,3 +194,36 @@ def test_mixed_supplies_any_period_equals_day_set(
     assert covered_days(iter(supplies), first, last) == expected
     ordered = sorted(supplies, key=lambda s: (s[0], s[3]))
     assert covered_days(ordered, first, last) == expected
+
+
+# chain_end (refill-overdue): the last covered day of one product's carry-over chain.
+@pytest.mark.parametrize(
+    ("supplies", "expected"),
+    [
+        # Day 0 for 30 days covers 0..29; the early refill on day 20 carries to 30..59.
+        ([(0, 30, SER, "a"), (20, 30, SER, "b")], (59, "b")),
+        # A gap: day 0 for 30 (0..29), day 40 for 30 (40..69).
+        ([(40, 30, SER, "b"), (0, 30, SER, "a")], (69, "b")),
+        # Same day, refs decide the order; both carried: 10..39 then 40..69, "b" last.
+        ([(10, 30, SER, "b"), (10, 30, SER, "a")], (69, "b")),
+        # Zero-day supplies are ignored; none left is no chain.
+        ([(0, 30, BUP_NAL, "a"), (50, 0, BUP_NAL, "z")], (29, "a")),
+        ([(5, 0, SER, "a")], None),
+        ([], None),
+    ],
+)
+def test_chain_end_worked_examples(
+    supplies: list[Supply], expected: tuple[int, str] | None
+) -> None:
+    assert coverage.chain_end(supplies) == expected
+
+
+@given(chain_st, st.sampled_from(PRODUCTS[:4]))
+def test_chain_end_is_the_last_end_of_carry_over(
+    chain: list[tuple[int, int, str]], product: tuple[str, ...]
+) -> None:
+    supplies = [(start, days, product, ref) for start, days, ref in chain]
+    intervals = coverage.carry_over_days(supplies)
+    last = max((i.end for i in intervals), default=None)
+    expected = None if last is None else (last, *[i.ref for i in intervals if i.end == last])
+    assert coverage.chain_end(supplies) == expected
