@@ -134,11 +134,18 @@ def _explained(p: RuleProfile, classes: Iterable[str], ingredients: Iterable[str
 def _duplicates(p: RuleProfile, q: AnalysisParams) -> bool:
     # duplicates.py: per configured class, a pair of supplied products (keyed as in
     # class_products) sharing no ingredient, else `continue`; no pair, no finding.
-    for cls in q.duplicate_therapy.classes:
-        keys = sorted(key for c, key in p.class_products if c == cls)
-        if any(set(a).isdisjoint(b) for a, b in combinations(keys, 2)):
-            return True
-    return False
+    if len(p.class_products) < 2:  # no pair at all (most patients: one product per class)
+        return False
+    by_class: dict[str, list[tuple[str, ...]]] = {}
+    for cls, key in p.class_products:
+        by_class.setdefault(cls, []).append(key)
+    configured = q.duplicate_therapy.classes
+    return any(
+        len(keys) > 1
+        and cls in configured
+        and any(set(a).isdisjoint(b) for a, b in combinations(keys, 2))
+        for cls, keys in by_class.items()
+    )
 
 
 def _many_prescribers(p: RuleProfile, q: AnalysisParams) -> bool:
