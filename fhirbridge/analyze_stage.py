@@ -12,8 +12,8 @@ import gc
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -110,6 +110,7 @@ class AnalyzeResult:
         self.dead_lettered += other.dead_lettered
         self.unmapped_medications.update(other.unmapped_medications)
         self.imputed.update(other.imputed)
+        self.processes = max(self.processes, other.processes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,42 +242,63 @@ def analyze_stored(
     engine: Any,
     workers: int,
     progress: Callable[[str, int], None] | None = None,
-) -> tuple[AnalyzeResult, list[str]]:
-    """Every patient with stored records of the job's generation, in patient order; and those
-    patients.
+) -> tuple[list[str], Generator[AnalyzeResult, None, None]]:
+    """The patients with stored records of the job's generation, and their results in parts,
+    in patient order, for the caller to record while the rest are analyzed.
 
-    With several processes, the patients are cut into CHUNKS_PER_WORKER contiguous chunks per
-    worker process, and this process only collects: a worker that is done takes the next chunk,
-    so the CPUs stay busy to the end, and each chunk's results are pickled, sent and rebuilt
-    while the other chunks are still being analyzed, not all at the end (bench/README.md).
-    `progress` hears the patients collected so far, once per chunk.
+    In one process the one part is complete before it is handed over (an in-memory database
+    has one connection, which the caller's recording then uses). With several, the patients are
+    cut into CHUNKS_PER_WORKER contiguous chunks per worker process, started here, and this
+    process only collects: a worker that is done takes the next chunk, so the CPUs stay busy to
+    the end, and each chunk's results travel while the others are analyzed (bench/README.md).
+    `progress` hears the patients done so far, once per chunk.
     """
     patients = stored_patients(engine, job.generation)
     workers = worker_count(workers, len(patients), job.database_url)
     if workers == 1:
-        return analyze_range(job, engine=engine, progress=progress), patients
+        return patients, _handed_over(analyze_range(job, engine=engine, progress=progress))
     size = -(-len(patients) // (workers * CHUNKS_PER_WORKER))
     bounds = [patients[i] for i in range(0, len(patients), size)][1:]
     chunks = list(zip([None, *bounds], [*bounds, None], strict=True))
-    result = AnalyzeResult()
     # Objects that exist now are never collected by a forked child: without this, the child's
-    # garbage collector would touch (and so copy) every page of the parent's heap.
+    # garbage collector would touch (and so copy) every page of the parent's heap. The workers
+    # start now, before the caller opens its recording transaction.
     gc.freeze()
+    pool = ProcessPoolExecutor(workers, mp_context=start_context())
     try:
-        # The collector is off here too while the results arrive: the pool's thread unpickles
-        # them in this process (no_cycle_collection).
-        with (
-            no_cycle_collection(),
-            ProcessPoolExecutor(workers, mp_context=start_context()) as pool,
-        ):
-            parts = [pool.submit(_analyze_packed, job, *chunk) for chunk in chunks]
-            for future in parts:  # in patient order
+        parts = [pool.submit(_analyze_packed, job, *chunk) for chunk in chunks]
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        gc.unfreeze()
+        raise
+    return patients, _collect(pool, parts, workers, progress)
+
+
+def _handed_over(part: AnalyzeResult) -> Generator[AnalyzeResult, None, None]:
+    yield part
+
+
+def _collect(
+    pool: ProcessPoolExecutor,
+    parts: list[Future[tuple[AnalyzeResult, Packed, Packed]]],
+    workers: int,
+    progress: Callable[[str, int], None] | None,
+) -> Generator[AnalyzeResult, None, None]:
+    """The workers' parts in chunk order; the pool is shut down when they are all in, or when
+    the caller stops early (chunks not started are cancelled)."""
+    done = 0
+    try:
+        # The collector is off while the results arrive: the pool's thread unpickles them in
+        # this process (no_cycle_collection).
+        with no_cycle_collection():
+            for future in parts:
                 part, findings, measures = future.result()
                 part.findings, part.adherence = _unpack(findings), _unpack(measures)
-                result.merge(part)
+                part.processes = workers
+                done += part.patients
                 if progress is not None:
-                    progress("analyze", result.patients)
+                    progress("analyze", done)
+                yield part
     finally:
+        pool.shutdown(cancel_futures=True)
         gc.unfreeze()
-    result.processes = workers
-    return result, patients

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -37,7 +38,7 @@ from fhirbridge.reconciliation import split_suppressed
 from fhirbridge.records import PatientRecords, Prescriber
 from fhirbridge.settings import Settings
 from fhirbridge.store import SqlStore
-from fhirbridge.store.suppression import acknowledgements, mark_suppressed
+from fhirbridge.store.suppression import acknowledgements
 from fhirbridge.stored_mapping import keep_mapped, mapping_generation
 from fhirbridge.sync import FhirClient, Ingest, IngestCounts, SourceItem, read_files
 from fhirbridge.sync.connections import open_client
@@ -153,19 +154,29 @@ class Services:
             params=self.settings.analysis,
             prescribers=self._prescribers(),
         )
+        suppression = self.settings.analysis.suppression
+        result = AnalyzeResult()
         with no_cycle_collection():  # the stage makes ~1 million acyclic objects
-            result, analyzed = analyze_stored(
+            analyzed, parts = analyze_stored(
                 job, self.store.engine, self.settings.analysis_workers, progress
             )
             scope = set(analyzed) | set(self.store.patient_ids())
-            # Findings a clinician acknowledged stay quiet until their inputs change; they still
-            # hold, so they are recorded (never resolved) and marked suppressed, and counted.
-            acks = acknowledgements(self.store, (f.key for f in result.findings))
-            suppression = self.settings.analysis.suppression
-            raised, held = split_suppressed(result.findings, acks, suppression)
-            resolved_rows = self.store.record_findings(result.findings, as_of, scope)
-            mark_suppressed(self.store, (f.key for f in held))
-        result.findings, result.suppressed = raised, held
+            # Read before recording starts (an in-memory database has one connection for all).
+            acks = acknowledgements(self.store)
+            raised: list[Finding] = []
+            # Each part is recorded as it arrives, while the workers analyze the next ones.
+            with closing(parts), self.store.recording_findings(as_of, scope) as recorder:
+                for part in parts:
+                    # Findings a clinician acknowledged stay quiet until their inputs change;
+                    # they still hold, so they are recorded (never resolved), marked suppressed
+                    # and counted.
+                    shown, held = split_suppressed(part.findings, acks, suppression)
+                    recorder.add(part.findings, suppressed=(f.key for f in held))
+                    result.merge(part)
+                    raised.extend(shown)
+                    result.suppressed.extend(held)
+            result.findings = raised
+            resolved_rows = self.store.findings_by_key(recorder.resolved)
         result.resolved = [Finding.from_line(r.body) for r in resolved_rows]
         return result
 

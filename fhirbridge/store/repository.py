@@ -8,6 +8,7 @@ query layer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any
 
@@ -17,7 +18,8 @@ from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as model_select
 
 from fhirbridge.findings import Finding
-from fhirbridge.store.engine import driver_date, execute_rows, upsert
+from fhirbridge.store.engine import upsert
+from fhirbridge.store.finding_recorder import FindingRecorder, recording_findings
 from fhirbridge.store.stored_records import forget_patients
 from fhirbridge.store.tables import DeadLetter, FindingRecord, LedgerEntry, RawResource, Run
 
@@ -179,72 +181,30 @@ class SqlStore:
             The findings resolved by this call.
         """
         scope = set(patients) if patients is not None else {f.patient for f in findings}
-        keys = {f.key for f in findings}
-        # Plain tuples through the driver's executemany, not ORM objects and not SQLAlchemy
-        # statements: a run over 100k patients records ~140k findings, the unit of work cost
-        # ~10 s there and the per-row parameter processing of Core statements 0.9 s
-        # (bench/analyze.py).
-        table = _FINDING
-        with self.engine.begin() as conn:
-            existing = {
-                key: (patient, status)
-                for key, patient, status in conn.execute(
-                    select(table.c.key, table.c.patient_id, table.c.status)
-                )
-                if patient in scope or key in keys
-            }
-            day = driver_date(conn, as_of)
-            new_rows, reopened, refreshed = [], [], []
-            for finding in findings:
-                body = orjson.dumps(finding.to_json()).decode()
-                found = existing.get(finding.key)
-                if found is None:
-                    opened = (finding.key, finding.patient, finding.rule, day, day, day)
-                    new_rows.append((*opened, body))
-                elif found[1] != "open":  # found again: a new episode
-                    reopened.append((day, day, body, finding.key))
-                else:
-                    refreshed.append((day, body, finding.key))
-            gone = [
-                (day, key)
-                for key, (_, status) in existing.items()
-                if key not in keys and status == "open"
-            ]
-            execute_rows(
-                conn,
-                "INSERT INTO finding (key, patient_id, rule, status, first_seen, last_seen,"
-                " opened_on, resolved_on, body) VALUES (?, ?, ?, 'open', ?, ?, ?, NULL, ?)",
-                new_rows,
-            )
-            execute_rows(
-                conn,
-                "UPDATE finding SET status = 'open', last_seen = ?, opened_on = ?,"
-                " resolved_on = NULL, body = ? WHERE key = ?",
-                reopened,
-            )
-            execute_rows(
-                conn,
-                "UPDATE finding SET status = 'open', last_seen = ?, resolved_on = NULL,"
-                " body = ? WHERE key = ?",
-                refreshed,
-            )
-            execute_rows(
-                conn,
-                "UPDATE finding SET status = 'resolved', resolved_on = ? WHERE key = ?",
-                gone,
-            )
-        gone_keys = [key for _, key in gone]
-        if not gone_keys:
+        with recording_findings(self.engine, as_of, scope) as recorder:
+            recorder.add(findings)
+        return self.findings_by_key(recorder.resolved)
+
+    def recording_findings(
+        self, as_of: date, patients: Iterable[str]
+    ) -> AbstractContextManager[FindingRecorder]:
+        """A transaction recording one run's findings part by part (store/finding_recorder.py);
+        open findings of `patients` not recorded in it are resolved when it ends."""
+        return recording_findings(self.engine, as_of, set(patients))
+
+    def findings_by_key(self, keys: Sequence[str]) -> list[FindingRecord]:
+        """The stored findings with these keys, by key."""
+        if not keys:
             return []
+        found: list[FindingRecord] = []
         with Session(self.engine) as session:
-            rows = list(
-                session.exec(
-                    model_select(FindingRecord).where(col(FindingRecord.key).in_(gone_keys))
-                )
-            )
-            for row in rows:
+            for start in range(0, len(keys), 500):  # bounded IN lists
+                chunk = keys[start : start + 500]
+                query = model_select(FindingRecord).where(col(FindingRecord.key).in_(chunk))
+                found.extend(session.exec(query))
+            for row in found:
                 session.expunge(row)
-        return sorted(rows, key=lambda r: r.key)
+        return sorted(found, key=lambda r: r.key)
 
     def findings(
         self, *, status: str | None = None, patient: str | None = None

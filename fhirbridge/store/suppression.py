@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from fhirbridge.reconciliation.suppression import Acknowledgement
@@ -22,7 +22,6 @@ from fhirbridge.store.repository import SqlStore
 from fhirbridge.store.tables import CdsFeedback, FindingAcknowledgement, FindingRecord
 
 KINDS = ("acknowledged", "overridden")
-SUPPRESSED = "suppressed"  # finding.status of a finding that holds but is not raised
 
 
 def record_acknowledgement(
@@ -63,16 +62,20 @@ def record_acknowledgement(
     return Acknowledgement(key=key, kind=kind, by=by, at=at, reason=reason, evidence=evidence)
 
 
-def acknowledgements(store: SqlStore, keys: Iterable[str]) -> dict[str, Acknowledgement]:
-    """The latest acknowledgement of each of these finding keys (recorded or CDS override).
+def acknowledgements(
+    store: SqlStore, keys: Iterable[str] | None = None
+) -> dict[str, Acknowledgement]:
+    """The latest acknowledgement of each of these finding keys (recorded or CDS override);
+    of every acknowledged key when `keys` is None.
 
     A run asks about every finding it found (140,000 at 100,000 patients), while clinicians
     acknowledge a few: when a table holds fewer rows than there are keys, reading it whole and
     filtering here costs one query instead of one per 500 keys (0.5 s there, bench/analyze.py).
+    The analyze stage reads them all before its findings arrive (services.py).
     """
-    wanted = set(keys)
+    wanted = set(keys) if keys is not None else None
     found: dict[str, Acknowledgement] = {}
-    if not wanted:
+    if wanted is not None and not wanted:
         return found
     with Session(store.engine) as session:
         for row in _rows_for(session, FindingAcknowledgement, wanted):
@@ -104,9 +107,11 @@ def acknowledgements(store: SqlStore, keys: Iterable[str]) -> dict[str, Acknowle
 Row = TypeVar("Row", FindingAcknowledgement, CdsFeedback)
 
 
-def _rows_for(session: Session, table: type[Row], keys: set[str], *where: Any) -> list[Row]:
-    """Rows of `table` whose finding_key is one of `keys` (and that match `where`)."""
+def _rows_for(session: Session, table: type[Row], keys: set[str] | None, *where: Any) -> list[Row]:
+    """Rows of `table` whose finding_key is one of `keys` (None: any) and that match `where`."""
     column = col(table.finding_key)
+    if keys is None:
+        return list(session.exec(select(table).where(column.is_not(None), *where)))
     held = session.exec(select(func.count()).select_from(table).where(*where)).one()
     if held <= len(keys):
         rows = session.exec(select(table).where(column.is_not(None), *where))
@@ -117,20 +122,6 @@ def _rows_for(session: Session, table: type[Row], keys: set[str], *where: Any) -
         chunk = chosen[start : start + 500]
         found.extend(session.exec(select(table).where(column.in_(chunk), *where)))
     return found
-
-
-def mark_suppressed(store: SqlStore, keys: Iterable[str]) -> None:
-    """Set these findings' status to `suppressed`: they hold, but are not raised or written."""
-    chosen = sorted(set(keys))
-    if not chosen:
-        return
-    with store.engine.begin() as conn:
-        for start in range(0, len(chosen), 500):
-            conn.execute(
-                update(FindingRecord)
-                .where(col(FindingRecord.key).in_(chosen[start : start + 500]))
-                .values(status=SUPPRESSED)
-            )
 
 
 def _keep_latest(found: dict[str, Acknowledgement], ack: Acknowledgement) -> None:

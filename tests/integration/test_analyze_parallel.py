@@ -62,9 +62,12 @@ def test_chunks_are_merged_in_patient_order_and_progress_counts_them(db_url: str
     heard: list[int] = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(analyze_stage, "PARALLEL_FROM", 1)
-        result, patients = analyze_stage.analyze_stored(
+        patients, parts = analyze_stage.analyze_stored(
             job, services.store.engine, 2, lambda _, n: heard.append(n)
         )
+        result = analyze_stage.AnalyzeResult()
+        for part in parts:
+            result.merge(part)
     alone = analyze_stage.analyze_range(job, engine=services.store.engine)
     services.close()
     # 2 workers x 8 chunks over the patients: ceil(n / 16) patients per chunk.

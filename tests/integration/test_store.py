@@ -198,3 +198,41 @@ def test_ingest_of_the_example_data(store: SqlStore) -> None:
     assert sum(counts.stored.values()) == sum(counts.read.values()) - 1
     assert store.count_resources()["MedicationDispense"] == 175
     assert [d.resource_id for d in store.dead_letters()] == ["ex-mr-27-2"]
+
+
+def test_findings_recorded_in_parts_resolve_only_what_no_part_brought(store: SqlStore) -> None:
+    a1, a2, b1 = (
+        _finding("Patient/a", "MedicationRequest/1"),
+        _finding("Patient/a", "MedicationRequest/2"),
+        _finding("Patient/b", "MedicationRequest/3"),
+    )
+    store.record_findings([a1, a2, b1], date(2025, 3, 1))
+    # Next run in two parts: a1 in the first, b1 in the second; a2 in neither resolves.
+    with store.recording_findings(date(2025, 3, 2), ["Patient/a", "Patient/b"]) as recorder:
+        recorder.add([a1])
+        recorder.add([b1], suppressed=[b1.key])
+    assert recorder.resolved == [a2.key]
+    assert {r.key: (r.status, r.last_seen) for r in store.findings()} == {
+        a1.key: ("open", date(2025, 3, 2)),
+        a2.key: ("resolved", date(2025, 3, 1)),
+        b1.key: ("suppressed", date(2025, 3, 2)),
+    }
+
+
+def test_a_run_that_fails_while_recording_records_nothing(store: SqlStore) -> None:
+    a1, a2 = (
+        _finding("Patient/a", "MedicationRequest/1"),
+        _finding("Patient/a", "MedicationRequest/2"),
+    )
+    store.record_findings([a1], date(2025, 3, 1))
+
+    def failing_run() -> None:
+        with store.recording_findings(date(2025, 3, 2), ["Patient/a"]) as recorder:
+            recorder.add([a2])
+            raise RuntimeError("a worker failed")
+
+    with pytest.raises(RuntimeError):
+        failing_run()
+    assert {r.key: (r.status, r.last_seen) for r in store.findings()} == {
+        a1.key: ("open", date(2025, 3, 1))
+    }

@@ -19,7 +19,7 @@ from fhirbridge.cli import main
 from fhirbridge.findings import Category, Finding, Severity
 from fhirbridge.reconciliation import Acknowledgement, SuppressionParams, split_suppressed
 from fhirbridge.store import SqlStore, make_engine, upgrade
-from fhirbridge.store.suppression import acknowledgements, mark_suppressed, record_acknowledgement
+from fhirbridge.store.suppression import acknowledgements, record_acknowledgement
 
 AS_OF = date(2025, 3, 31)
 AT = datetime(2025, 4, 1, 14, 30, tzinfo=UTC)
@@ -119,7 +119,9 @@ def test_store_records_acknowledgements_with_the_evidence_then(db_url: str) -> N
     # Fewer keys than rows: read by key (IN lists), not the whole table; the same answer.
     assert acknowledgements(store, [finding.key]) == {finding.key: found[finding.key]}
     assert acknowledgements(store, []) == {}
-    mark_suppressed(store, [finding.key])
+    assert acknowledgements(store) == found  # every acknowledged key
+    with store.recording_findings(AS_OF, [finding.patient]) as recorder:
+        recorder.add([finding], suppressed=[finding.key])
     assert [r.status for r in store.findings()] == ["suppressed"]
     engine.dispose()
 
