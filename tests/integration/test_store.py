@@ -8,7 +8,10 @@ from datetime import UTC, date, datetime
 
 import orjson
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlmodel import SQLModel
 
 from fhirbridge.examples import DATA_DIR
 from fhirbridge.findings import Category, Finding, Severity
@@ -59,6 +62,14 @@ def test_schema_is_migrated(store: SqlStore) -> None:
         "sync_cursor",
         "alembic_version",
     } <= tables
+
+
+def test_migrations_build_the_schema_the_tables_declare(store: SqlStore) -> None:
+    # Tables, columns and indexes (the stored records' generation index included).
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    indexes = {i["name"] for i in inspect(store.engine).get_indexes("stored_records")}
+    assert "ix_stored_records_generation_patient" in indexes
 
 
 def test_newest_version_wins_and_duplicates_in_a_batch_are_fine(store: SqlStore) -> None:
