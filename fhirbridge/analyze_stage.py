@@ -88,11 +88,12 @@ class AnalyzeResult:
                 label = " ".join(x for x in (event.drug.code, event.drug.display) if x)
                 self.unmapped_medications[label or "(no code or text)"] += 1
         # A panel's components are records of their own under the panel's reference.
-        self.mapped["Observation"] += len({o.ref for o in records.observations})
-        self.mapped["Condition"] += len(records.conditions)
+        mapped["Observation"] += len({o.ref for o in records.observations})
+        mapped["Condition"] += len(records.conditions)
         if records.stays:
-            self.mapped["Encounter"] += len(records.stays)
-        self.imputed.update(basis for _, basis in analysis.imputed)
+            mapped["Encounter"] += len(records.stays)
+        if analysis.imputed:
+            self.imputed.update(basis for _, basis in analysis.imputed)
         for skip in skips:
             self.skipped[f"{skip.ref.split('/', 1)[0]} {skip.reason}"] += 1
             # Kept in the dead-letter table when the records were mapped (stored_mapping.py).

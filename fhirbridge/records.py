@@ -135,6 +135,18 @@ class PatientRecords:
     deceased: date | None = None  # from Patient.deceased[x]: no findings after this day
     prescribers: dict[str, Prescriber] = field(default_factory=dict)  # by ref; not hashed
     stays: tuple[InpatientStay, ...] = ()  # inpatient encounters, by admission day
+    # Events by reference, filled on first use (`by_ref`): several findings of one patient
+    # look their events up. Not an argument, so `dataclasses.replace` starts a new one.
+    _by_ref: dict[str, MedicationEvent] = field(
+        init=False, default_factory=dict, compare=False, repr=False
+    )
+
+    def by_ref(self) -> dict[str, MedicationEvent]:
+        """The events by reference (the same dict on every call: read it, do not change it)."""
+        index = self._by_ref
+        if not index and self.events:
+            index.update((e.ref, e) for e in self.events)
+        return index
 
     def dispenses(self) -> tuple[MedicationEvent, ...]:
         return tuple(e for e in self.events if e.kind is EventKind.DISPENSE)
@@ -148,7 +160,7 @@ class PatientRecords:
         Findings implicate orders, as the CDC opioid CDS DetectedIssue template does: a refill on
         the same prescription then keeps the finding's key (and its written resources) stable.
         """
-        by_ref = {e.ref: e for e in self.events}
+        by_ref = self.by_ref()
         found: set[str] = set()
         for ref in refs:
             event = by_ref.get(ref)
@@ -157,7 +169,7 @@ class PatientRecords:
 
     def prescribers_of(self, refs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         """Prescribers behind events: an order's requester, or a dispense's order's requester."""
-        by_ref = {e.ref: e for e in self.events}
+        by_ref = self.by_ref()
         found: set[str] = set()
         for ref in refs:
             event = by_ref.get(ref)

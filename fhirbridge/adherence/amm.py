@@ -92,12 +92,20 @@ def assess_amm(
     as_of: date,
     window_days: int = 365,
     params: AmmParams | None = None,
+    events: list[MedicationEvent] | None = None,
 ) -> tuple[AmmResult, ...]:
-    """The acute and continuation phase lines for the patient's latest new episode."""
+    """The acute and continuation phase lines for the patient's latest new episode.
+
+    `events`: the patient's antidepressant orders and dispenses, when the caller has them
+    (assess_adherence groups them for PDC); else they are taken from `records`.
+    """
     params = params or AmmParams()
-    events = [
-        e for e in records.events if e.kind is not EventKind.STATEMENT and GROUP in e.drug.groups
-    ]
+    if events is None:
+        events = [
+            e
+            for e in records.events
+            if e.kind is not EventKind.STATEMENT and GROUP in e.drug.groups
+        ]
     if not events:
         return ()
     fills, basis = select_fills(events)

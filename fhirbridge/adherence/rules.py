@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from fhirbridge.adherence.amm import GROUP as AMM_GROUP
 from fhirbridge.adherence.amm import AmmResult, assess_amm
 from fhirbridge.adherence.params import AmmParams
 from fhirbridge.adherence.pdc import PdcResult, pdc
@@ -83,7 +84,13 @@ def assess_adherence(
         if not outcome.result.adherent:
             findings.append(_low_pdc(outcome.result, by_group[group], records, params, as_of))
     results.extend(
-        assess_amm(records, as_of=as_of, window_days=params.window_days, params=params.amm)
+        assess_amm(
+            records,
+            as_of=as_of,
+            window_days=params.window_days,
+            params=params.amm,
+            events=by_group.get(AMM_GROUP, []),
+        )
     )
     return AdherenceOutcome(
         results=tuple(results), findings=tuple(findings), skipped=tuple(skipped)

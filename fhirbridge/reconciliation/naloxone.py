@@ -59,10 +59,13 @@ def assess_naloxone_missing(
 ) -> list[Finding]:
     """One finding when opioid or MOUD supply in the lookback has no rescue naloxone beside it."""
     params = params or NaloxoneParams()
+    # The rescue check first: it reads each event once, exposure works out coverage.
+    if _has_rescue(records.events, Window.ending(as_of, params.rescue_lookback_days)):
+        return []
     events = supply(records)
     window = Window.ending(as_of, params.lookback_days)
     on = exposed(with_classes(events, OPIOID_CLASSES | MOUD_CLASSES), window)
-    if not on or _has_rescue(records.events, Window.ending(as_of, params.rescue_lookback_days)):
+    if not on:
         return []
     drugs = names(on)
     refs = [e.ref for e in on]

@@ -77,13 +77,15 @@ def supply(records: PatientRecords) -> list[MedicationEvent]:
 def with_classes(
     events: Iterable[MedicationEvent], classes: Collection[str]
 ) -> list[MedicationEvent]:
-    return [e for e in events if e.drug.classes & set(classes)]
+    wanted = frozenset(classes)
+    return [e for e in events if not wanted.isdisjoint(e.drug.classes)]
 
 
 def with_ingredients(
     events: Iterable[MedicationEvent], ingredients: Collection[str]
 ) -> list[MedicationEvent]:
-    return [e for e in events if set(e.drug.ingredients) & set(ingredients)]
+    wanted = frozenset(ingredients)
+    return [e for e in events if not wanted.isdisjoint(e.drug.ingredients)]
 
 
 def coverage(events: Iterable[MedicationEvent]) -> list[Interval]:
