@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 
-import orjson
 from sqlalchemy import Connection, Engine, select
 
 from fhirbridge.findings import Finding
@@ -68,7 +67,7 @@ class FindingRecorder:
         day, existing = self._day, self._existing
         new_rows, reopened, refreshed = [], [], []
         for finding in findings:
-            body = orjson.dumps(finding.to_json()).decode()
+            body = finding.line().decode()
             found = existing.get(finding.key)
             if found is None:
                 opened = (finding.key, finding.patient, finding.rule, day, day, day)

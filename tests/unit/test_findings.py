@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import orjson
+
+from fhirbridge.analysis import analyze_patient
+from fhirbridge.examples import REFERENCE_DATE
 from fhirbridge.findings import Category, Finding, Severity, finding_key
+from fhirbridge.mappers import MappingContext, load_terminology
+from fhirbridge.mappers.patient_records import to_patient_records
+from tests.unit.test_compact_records import _example_patients
 
 
 def _finding(implicated: tuple[str, ...], **changes: object) -> Finding:
@@ -46,3 +53,16 @@ def test_evidence_and_prescribers_do_not_change_the_key_and_are_sorted_sets() ->
     assert found.evidence == ("Observation/1", "Observation/2")
     assert found.prescribers == ("Practitioner/a", "Practitioner/b")
     assert _finding(("MedicationRequest/a",), evidence=[]).evidence == ()
+
+
+def test_line_is_the_contract_json_of_every_example_finding() -> None:
+    ctx = MappingContext(terminology=load_terminology(), medications={})
+    found = []
+    for patient, resources in _example_patients().items():
+        records, _ = to_patient_records(patient, resources, ctx)
+        found.extend(analyze_patient(records, as_of=REFERENCE_DATE).findings)
+    assert len({f.rule for f in found}) >= 10  # the examples exercise most rules
+    quoted = _finding(("MedicationRequest/a",), detail='"*x*"\n\nµg — ü', summary="a\tb")
+    for finding in [*found, quoted]:
+        assert finding.line() == orjson.dumps(finding.to_json())
+        assert Finding.from_line(finding.line()) == finding
