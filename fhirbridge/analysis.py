@@ -63,7 +63,7 @@ from fhirbridge.reconciliation import (
     assess_serotonergic_opioid,
 )
 from fhirbridge.records import PatientRecords
-from fhirbridge.rule_needs import RULE_NEEDS, Need, rule_profile
+from fhirbridge.rule_needs import RULE_NEEDS, Need, RuleProfile, rule_profile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,10 +189,12 @@ def analyze_patient(
     as_of: date,
     params: AnalysisParams | None = None,
     plan: RulePlan | None = None,
+    profile: RuleProfile | None = None,
 ) -> PatientAnalysis:
     """Adherence measures and findings of every enabled rule for one patient.
 
-    `plan` is `rule_plan(params)`, when the caller analyzes many patients with these params.
+    `plan` is `rule_plan(params)`, when the caller analyzes many patients with these params;
+    `profile` is `rule_profile(records)`, when the caller has it (kept with stored records).
     """
     params = params or AnalysisParams()
     plan = rule_plan(params) if plan is None else plan
@@ -204,7 +206,8 @@ def analyze_patient(
     if records.deceased is None or records.deceased > as_of:
         if params.rules is None or "pdc-below-threshold" in params.rules:
             findings.extend(adherence.findings)
-        profile = rule_profile(records)
+        if profile is None:
+            profile = rule_profile(records)
         for rule, need in plan:
             # A rule whose prerequisite fails could return nothing: skipping it saves its work.
             if need(profile, params):

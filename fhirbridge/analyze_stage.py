@@ -28,6 +28,7 @@ from fhirbridge.findings import Finding
 from fhirbridge.mappers.compact import Decoder, slot_builder
 from fhirbridge.mappers.patient_records import Skip
 from fhirbridge.records import EventKind, PatientRecords, Prescriber
+from fhirbridge.rule_needs import profile_from
 from fhirbridge.store import make_engine
 from fhirbridge.store.stored_records import read_stored_records, stored_patients
 
@@ -144,8 +145,14 @@ def analyze_range(
     try:
         with no_cycle_collection():
             for patient, body in read_stored_records(engine, job.generation, first, stop):
-                records, skips = decoder.decode(patient, body, job.prescribers)
-                analysis = analyze_patient(records, as_of=job.as_of, params=job.params, plan=plan)
+                records, skips, kept = decoder.decode_parts(patient, body, job.prescribers)
+                analysis = analyze_patient(
+                    records,
+                    as_of=job.as_of,
+                    params=job.params,
+                    plan=plan,
+                    profile=profile_from(kept),  # stored_mapping.py keeps the rule profile
+                )
                 result.add(records, skips, analysis)
                 if progress is not None and result.patients % 1000 == 0:
                     progress("analyze", result.patients)

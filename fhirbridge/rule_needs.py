@@ -10,12 +10,13 @@ running every rule is property-tested (tests/unit/test_rule_gating.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import combinations
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fhirbridge.adherence.codes import load_observation_codes
+from fhirbridge.mappers.compact import slot_builder
 from fhirbridge.reconciliation.methadone_qt import LOINC
 from fhirbridge.reconciliation.oud_untreated import is_oud
 from fhirbridge.reconciliation.overlaps import MOUD_CLASSES, OPIOID_CLASSES
@@ -107,6 +108,27 @@ def rule_profile(records: PatientRecords) -> RuleProfile:
     )
 
 
+def profile_values(profile: RuleProfile) -> list[Any]:
+    """The profile as plain JSON values, kept with the stored records (stored_mapping.py):
+    the profile reads no dates, so it is worked out once when a patient is mapped."""
+    return [
+        sorted(v) if isinstance(v, frozenset) else v
+        for v in (getattr(profile, name) for name in _FIELDS)
+    ]
+
+
+def profile_from(values: list[Any]) -> RuleProfile:
+    """Inverse of `profile_values` (class products back to (class, ingredients) tuples)."""
+    out = [
+        frozenset(v) if isinstance(v, list) and i != _PRODUCTS else v for i, v in enumerate(values)
+    ]
+    out[_PRODUCTS] = frozenset((cls, tuple(product)) for cls, product in values[_PRODUCTS])
+    return _PROFILE(out)
+
+
+_FIELDS = [f.name for f in fields(RuleProfile)]
+_PRODUCTS = _FIELDS.index("class_products")
+_PROFILE = slot_builder(RuleProfile)
 _EMPTY: frozenset[str] = frozenset()
 _CLASSES, _GROUPS = attrgetter("classes"), attrgetter("groups")
 _INGREDIENTS, _CODES = attrgetter("ingredients"), attrgetter("codes")

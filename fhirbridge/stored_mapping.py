@@ -19,11 +19,12 @@ from typing import Any
 
 import orjson
 
-from fhirbridge import mappers, records
+from fhirbridge import mappers, records, rule_needs
 from fhirbridge.analyze_stage import start_context, worker_count
 from fhirbridge.mappers import MAPPERS, MappingContext, Terminology
 from fhirbridge.mappers.compact import FORMAT, encode
 from fhirbridge.mappers.patient_records import to_patient_records
+from fhirbridge.rule_needs import profile_values, rule_profile
 from fhirbridge.store import SqlStore, make_engine
 from fhirbridge.store.stored_records import put_stored_records, unmapped_patients
 
@@ -32,11 +33,13 @@ _BATCH = 1000  # patients mapped and written per transaction
 
 
 def _code_digest() -> str:
-    """The mapper and record source code: a changed mapper invalidates every stored mapping."""
+    """The mapper, record and rule-profile source code: a change invalidates every stored
+    mapping."""
     digest = hashlib.sha256()
     for path in sorted(Path(mappers.__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(Path(records.__file__).read_bytes())
+    digest.update(Path(rule_needs.__file__).read_bytes())  # the stored rule profile
     return digest.hexdigest()
 
 
@@ -133,7 +136,9 @@ def map_patients(
         batch = patients[i : i + _BATCH]
         for patient, resources in store.resources_by_patient(MAPPERS, patients=batch):
             mapped, skips = to_patient_records(patient, resources, ctx)
-            rows.append((patient, generation, encode(mapped, skips)))
+            # The rule profile reads no dates: worked out here once, not on every analysis.
+            profile = profile_values(rule_profile(mapped))
+            rows.append((patient, generation, encode(mapped, skips, profile)))
             for skip in skips:
                 if skip.dead_letter:
                     dead.append(dead_row(skip.ref, skip.reason, resources, run_id, now))

@@ -30,7 +30,7 @@ from fhirbridge.records import (
     Prescriber,
 )
 
-FORMAT = 1  # bump when the layout below changes (it is part of the mapping generation)
+FORMAT = 2  # bump when the layout below changes (it is part of the mapping generation)
 T = TypeVar("T")
 _KINDS = {kind.value: kind for kind in EventKind}
 
@@ -39,8 +39,9 @@ def _day(value: date | None) -> int | None:
     return None if value is None else value.toordinal()
 
 
-def encode(records: PatientRecords, skips: Sequence[Skip]) -> bytes:
-    """The records (without prescribers) and the skips of one patient."""
+def encode(records: PatientRecords, skips: Sequence[Skip], extra: Any = None) -> bytes:
+    """The records (without prescribers) and the skips of one patient; `extra`, JSON values
+    worked out from the records by the caller, is kept beside them (`Decoder.decode_parts`)."""
     drugs: dict[Drug, int] = {}
     patient = records.patient
     events = [
@@ -106,6 +107,7 @@ def encode(records: PatientRecords, skips: Sequence[Skip]) -> bytes:
                 for s in records.stays
             ],
             "k": [[s.ref, s.reason, s.dead_letter] for s in skips],
+            "x": extra,
         }
     )
 
@@ -173,6 +175,13 @@ class Decoder:
         self, patient: str, body: bytes, prescribers: Mapping[str, Prescriber] | None = None
     ) -> tuple[PatientRecords, list[Skip]]:
         """The patient's records, with the prescribers of its events attached."""
+        records, skips, _ = self.decode_parts(patient, body, prescribers)
+        return records, skips
+
+    def decode_parts(
+        self, patient: str, body: bytes, prescribers: Mapping[str, Prescriber] | None = None
+    ) -> tuple[PatientRecords, list[Skip], Any]:
+        """`decode`, and the `extra` kept with the records (None if there was none)."""
         data = orjson.loads(body)
         if data.get("f") != FORMAT:
             raise ValueError(f"stored records of format {data.get('f')!r}, expected {FORMAT}")
@@ -203,4 +212,4 @@ class Decoder:
             stays=stays,
         )
         skips = [Skip(ref=k[0], reason=k[1], dead_letter=k[2]) for k in data["k"]]
-        return records, skips
+        return records, skips, data.get("x")

@@ -24,6 +24,7 @@ from fhirbridge.records import (
     Prescriber,
     PrescriberRole,
 )
+from fhirbridge.rule_needs import profile_from, profile_values, rule_profile
 
 BUP = Drug(
     ingredients=("buprenorphine", "naloxone"),
@@ -169,3 +170,16 @@ def test_every_example_patient_round_trips_as_the_mappers_made_it() -> None:
     for patient, resources in patients.items():
         records, skips = to_patient_records(patient, resources, ctx)
         assert decoder.decode(patient, encode(records, skips)) == (records, skips), patient
+
+
+def test_the_rule_profile_kept_with_the_records_is_the_one_analysis_would_work_out() -> None:
+    # stored_mapping.py keeps profile_values(rule_profile(records)) as the extra.
+    ctx = MappingContext(terminology=load_terminology(), medications={})
+    decoder = Decoder()
+    for patient, resources in _example_patients().items():
+        records, skips = to_patient_records(patient, resources, ctx)
+        body = encode(records, skips, profile_values(rule_profile(records)))
+        decoded, decoded_skips, kept = decoder.decode_parts(patient, body)
+        assert (decoded, decoded_skips) == (records, skips)
+        assert profile_from(kept) == rule_profile(decoded), patient
+    assert decoder.decode_parts("Patient/p1", encode(_records(), []))[2] is None
