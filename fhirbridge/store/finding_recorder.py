@@ -36,9 +36,9 @@ _REOPEN = (
     "UPDATE finding SET status = 'open', last_seen = ?, opened_on = ?, resolved_on = NULL,"
     " body = ? WHERE key = ?"
 )
-_REFRESH = (
-    "UPDATE finding SET status = 'open', last_seen = ?, resolved_on = NULL, body = ? WHERE key = ?"
-)
+# Refreshed rows are open already (the only ones `add` refreshes): their status and
+# resolved_on stay as they are, and an index holding the status need not change.
+_REFRESH = "UPDATE finding SET last_seen = ?, body = ? WHERE key = ?"
 # A finding that holds but is not raised (acknowledged: reconciliation/suppression.py).
 _SUPPRESS = "UPDATE finding SET status = 'suppressed' WHERE key = ?"
 _RESOLVE = "UPDATE finding SET status = 'resolved', resolved_on = ? WHERE key = ?"

@@ -65,6 +65,9 @@ class FindingRecord(SQLModel, table=True):
     """The latest state of each finding: open while a run finds it, resolved after."""
 
     __tablename__ = "finding"
+    # Each run reads every finding's key, patient and status (store/finding_recorder.py):
+    # from this index alone, not from rows that carry their ~500-byte bodies.
+    __table_args__ = (Index("ix_finding_state", "key", "patient_id", "status"),)
 
     key: str = Field(primary_key=True, max_length=64)
     patient_id: str = Field(index=True, max_length=200)

@@ -68,8 +68,12 @@ def test_migrations_build_the_schema_the_tables_declare(store: SqlStore) -> None
     # Tables, columns and indexes (the stored records' generation index included).
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
-    indexes = {i["name"] for i in inspect(store.engine).get_indexes("stored_records")}
-    assert "ix_stored_records_generation_patient" in indexes
+    indexes = {
+        i["name"]
+        for table in ("stored_records", "finding")
+        for i in inspect(store.engine).get_indexes(table)
+    }
+    assert {"ix_stored_records_generation_patient", "ix_finding_state"} <= indexes
 
 
 def test_newest_version_wins_and_duplicates_in_a_batch_are_fine(store: SqlStore) -> None:
