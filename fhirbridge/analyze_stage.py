@@ -28,7 +28,7 @@ from fhirbridge.findings import Finding
 from fhirbridge.mappers.compact import Decoder, slot_builder
 from fhirbridge.mappers.patient_records import Skip
 from fhirbridge.records import EventKind, PatientRecords, Prescriber
-from fhirbridge.rule_needs import profile_from
+from fhirbridge.rule_needs import ProfileReader
 from fhirbridge.store import make_engine
 from fhirbridge.store.stored_records import read_stored_records, stored_patients
 
@@ -142,6 +142,7 @@ def analyze_range(
     result = AnalyzeResult()
     decoder = Decoder()
     plan = rule_plan(job.params)
+    profiles = ProfileReader()
     try:
         with no_cycle_collection():
             for patient, body in read_stored_records(engine, job.generation, first, stop):
@@ -151,7 +152,7 @@ def analyze_range(
                     as_of=job.as_of,
                     params=job.params,
                     plan=plan,
-                    profile=profile_from(kept),  # stored_mapping.py keeps the rule profile
+                    profile=profiles.read(kept),  # stored_mapping.py keeps the rule profile
                 )
                 result.add(records, skips, analysis)
                 if progress is not None and result.patients % 1000 == 0:

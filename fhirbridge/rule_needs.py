@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from itertools import combinations
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import orjson
 
 from fhirbridge.adherence.codes import load_observation_codes
 from fhirbridge.mappers.compact import slot_builder
@@ -108,22 +110,31 @@ def rule_profile(records: PatientRecords) -> RuleProfile:
     )
 
 
-def profile_values(profile: RuleProfile) -> list[Any]:
-    """The profile as plain JSON values, kept with the stored records (stored_mapping.py):
-    the profile reads no dates, so it is worked out once when a patient is mapped."""
-    return [
-        sorted(v) if isinstance(v, frozenset) else v
-        for v in (getattr(profile, name) for name in _FIELDS)
-    ]
+def profile_text(profile: RuleProfile) -> str:
+    """The profile as JSON text, kept with the stored records (stored_mapping.py): it reads no
+    dates, so it is worked out once when a patient is mapped, not on every analysis."""
+    values = [getattr(profile, name) for name in _FIELDS]
+    return orjson.dumps([sorted(v) if isinstance(v, frozenset) else v for v in values]).decode()
 
 
-def profile_from(values: list[Any]) -> RuleProfile:
-    """Inverse of `profile_values` (class products back to (class, ingredients) tuples)."""
-    out = [
-        frozenset(v) if isinstance(v, list) and i != _PRODUCTS else v for i, v in enumerate(values)
-    ]
-    out[_PRODUCTS] = frozenset((cls, tuple(product)) for cls, product in values[_PRODUCTS])
-    return _PROFILE(out)
+class ProfileReader:
+    """Reads kept profiles back. A profile names no patient, only drug classes, codes and
+    counts, so many patients share one: each distinct text is read once."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, RuleProfile] = {}
+
+    def read(self, text: str) -> RuleProfile:
+        found = self._read.get(text)
+        if found is None:
+            values = orjson.loads(text)
+            out = [
+                frozenset(v) if isinstance(v, list) and i != _PRODUCTS else v
+                for i, v in enumerate(values)
+            ]
+            out[_PRODUCTS] = frozenset((cls, tuple(p)) for cls, p in values[_PRODUCTS])
+            found = self._read[text] = _PROFILE(out)
+        return found
 
 
 _FIELDS = [f.name for f in fields(RuleProfile)]

@@ -24,7 +24,7 @@ from fhirbridge.analyze_stage import start_context, worker_count
 from fhirbridge.mappers import MAPPERS, MappingContext, Terminology
 from fhirbridge.mappers.compact import FORMAT, encode
 from fhirbridge.mappers.patient_records import to_patient_records
-from fhirbridge.rule_needs import profile_values, rule_profile
+from fhirbridge.rule_needs import profile_text, rule_profile
 from fhirbridge.store import SqlStore, make_engine
 from fhirbridge.store.stored_records import put_stored_records, unmapped_patients
 
@@ -137,7 +137,7 @@ def map_patients(
         for patient, resources in store.resources_by_patient(MAPPERS, patients=batch):
             mapped, skips = to_patient_records(patient, resources, ctx)
             # The rule profile reads no dates: worked out here once, not on every analysis.
-            profile = profile_values(rule_profile(mapped))
+            profile = profile_text(rule_profile(mapped))
             rows.append((patient, generation, encode(mapped, skips, profile)))
             for skip in skips:
                 if skip.dead_letter:
