@@ -183,21 +183,25 @@ def rule_plan(params: AnalysisParams) -> RulePlan:
     )
 
 
+def rules_to_run(plan: RulePlan, profile: RuleProfile, params: AnalysisParams) -> tuple[Rule, ...]:
+    """The plan's rules whose prerequisite holds for a patient with this profile."""
+    return tuple(rule for rule, need in plan if need(profile, params))
+
+
 def analyze_patient(
     records: PatientRecords,
     *,
     as_of: date,
     params: AnalysisParams | None = None,
-    plan: RulePlan | None = None,
-    profile: RuleProfile | None = None,
+    rules: tuple[Rule, ...] | None = None,
 ) -> PatientAnalysis:
     """Adherence measures and findings of every enabled rule for one patient.
 
-    `plan` is `rule_plan(params)`, when the caller analyzes many patients with these params;
-    `profile` is `rule_profile(records)`, when the caller has it (kept with stored records).
+    `rules` is `rules_to_run(rule_plan(params), rule_profile(records), params)` when the caller
+    has it: the analyze stage keeps the rule profile with the stored records, and one list of
+    rules per distinct profile.
     """
     params = params or AnalysisParams()
-    plan = rule_plan(params) if plan is None else plan
     # The days-supply chain across resources first, so every rule sees the same supply.
     records = resolve_supply(records)
     adherence = assess_adherence(records, as_of=as_of, params=params.adherence)
@@ -206,12 +210,11 @@ def analyze_patient(
     if records.deceased is None or records.deceased > as_of:
         if params.rules is None or "pdc-below-threshold" in params.rules:
             findings.extend(adherence.findings)
-        if profile is None:
-            profile = rule_profile(records)
-        for rule, need in plan:
+        if rules is None:
             # A rule whose prerequisite fails could return nothing: skipping it saves its work.
-            if need(profile, params):
-                findings.extend(rule(records, as_of, params))
+            rules = rules_to_run(rule_plan(params), rule_profile(records), params)
+        for rule in rules:
+            findings.extend(rule(records, as_of, params))
     return PatientAnalysis(
         findings=tuple(sorted(findings, key=sort_key)),
         adherence=adherence.results,

@@ -23,12 +23,19 @@ from operator import attrgetter
 from typing import Any
 
 from fhirbridge.adherence import Measure
-from fhirbridge.analysis import AnalysisParams, PatientAnalysis, analyze_patient, rule_plan
+from fhirbridge.analysis import (
+    AnalysisParams,
+    PatientAnalysis,
+    Rule,
+    analyze_patient,
+    rule_plan,
+    rules_to_run,
+)
 from fhirbridge.findings import Finding
 from fhirbridge.mappers.compact import Decoder, slot_builder
 from fhirbridge.mappers.patient_records import Skip
 from fhirbridge.records import EventKind, PatientRecords, Prescriber
-from fhirbridge.rule_needs import ProfileReader
+from fhirbridge.rule_needs import profile_from_text
 from fhirbridge.store import make_engine
 from fhirbridge.store.stored_records import read_stored_records, stored_patients
 
@@ -142,18 +149,18 @@ def analyze_range(
     result = AnalyzeResult()
     decoder = Decoder()
     plan = rule_plan(job.params)
-    profiles = ProfileReader()
+    # The rule profile kept with each patient's records (stored_mapping.py) names no patient,
+    # so many patients share one: each distinct one is read, and its rules chosen, once.
+    chosen: dict[str, tuple[Rule, ...]] = {}
     try:
         with no_cycle_collection():
             for patient, body in read_stored_records(engine, job.generation, first, stop):
                 records, skips, kept = decoder.decode_parts(patient, body, job.prescribers)
-                analysis = analyze_patient(
-                    records,
-                    as_of=job.as_of,
-                    params=job.params,
-                    plan=plan,
-                    profile=profiles.read(kept),  # stored_mapping.py keeps the rule profile
-                )
+                rules = chosen.get(kept)
+                if rules is None:
+                    profile = profile_from_text(kept)
+                    rules = chosen[kept] = rules_to_run(plan, profile, job.params)
+                analysis = analyze_patient(records, as_of=job.as_of, params=job.params, rules=rules)
                 result.add(records, skips, analysis)
                 if progress is not None and result.patients % 1000 == 0:
                     progress("analyze", result.patients)

@@ -117,24 +117,14 @@ def profile_text(profile: RuleProfile) -> str:
     return orjson.dumps([sorted(v) if isinstance(v, frozenset) else v for v in values]).decode()
 
 
-class ProfileReader:
-    """Reads kept profiles back. A profile names no patient, only drug classes, codes and
-    counts, so many patients share one: each distinct text is read once."""
-
-    def __init__(self) -> None:
-        self._read: dict[str, RuleProfile] = {}
-
-    def read(self, text: str) -> RuleProfile:
-        found = self._read.get(text)
-        if found is None:
-            values = orjson.loads(text)
-            out = [
-                frozenset(v) if isinstance(v, list) and i != _PRODUCTS else v
-                for i, v in enumerate(values)
-            ]
-            out[_PRODUCTS] = frozenset((cls, tuple(p)) for cls, p in values[_PRODUCTS])
-            found = self._read[text] = _PROFILE(out)
-        return found
+def profile_from_text(text: str) -> RuleProfile:
+    """Inverse of `profile_text` (class products back to (class, ingredients) tuples)."""
+    values = orjson.loads(text)
+    out = [
+        frozenset(v) if isinstance(v, list) and i != _PRODUCTS else v for i, v in enumerate(values)
+    ]
+    out[_PRODUCTS] = frozenset((cls, tuple(product)) for cls, product in values[_PRODUCTS])
+    return _PROFILE(out)
 
 
 _FIELDS = [f.name for f in fields(RuleProfile)]
