@@ -187,6 +187,12 @@ def no_cycle_collection() -> Iterator[None]:
         yield
     finally:
         if collecting:
+            # What the block made and kept is long-lived (a stage's results): moved straight to
+            # the oldest generation (freeze, then unfreeze), the first young collection after
+            # the block does not walk it all (0.27 s after a 100,000-patient stage). It is
+            # still collected with the oldest generation, as anything long-lived is.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
