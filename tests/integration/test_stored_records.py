@@ -23,7 +23,11 @@ from fhirbridge.mappers import MAPPERS, load_terminology
 from fhirbridge.mappers.patient_records import to_patient_records
 from fhirbridge.services import Services
 from fhirbridge.settings import Settings
-from fhirbridge.store.stored_records import stored_patients
+from fhirbridge.store.stored_records import (
+    put_stored_records,
+    read_stored_records,
+    stored_patients,
+)
 from fhirbridge.store.tables import StoredRecords
 from fhirbridge.stored_mapping import mapping_generation
 
@@ -194,3 +198,17 @@ def test_mapping_split_across_processes_stores_what_one_process_stores(
             assert sorted(tuple(row) for row in conn.execute(query)) == one
     finally:
         services.close()
+
+
+def test_stored_records_are_read_by_generation_and_patient_range_in_order(db_url: str) -> None:
+    services = build_services(Settings(database_url=db_url))
+    engine = services.store.engine
+    # More rows than one fetch (2,000), two generations, patients out of order.
+    rows = [(f"Patient/{i:05d}", "g1", b"%d" % i) for i in reversed(range(2500))]
+    put_stored_records(engine, [*rows, ("Patient/x", "g0", b"old")])
+    everyone = list(read_stored_records(engine, "g1"))
+    assert everyone == [(f"Patient/{i:05d}", b"%d" % i) for i in range(2500)]
+    some = list(read_stored_records(engine, "g1", "Patient/00100", "Patient/02300"))
+    assert some == everyone[100:2300]
+    assert list(read_stored_records(engine, "g0")) == [("Patient/x", b"old")]
+    services.close()
