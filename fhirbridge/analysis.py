@@ -216,7 +216,7 @@ def analyze_patient(
         for rule in rules:
             findings.extend(rule(records, as_of, params))
     return PatientAnalysis(
-        findings=tuple(sorted(findings, key=sort_key)),
+        findings=tuple(sorted(findings, key=sort_key)) if len(findings) > 1 else tuple(findings),
         adherence=adherence.results,
         skipped=adherence.skipped,
         imputed=tuple(imputed(records)),

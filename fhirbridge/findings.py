@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -124,6 +126,5 @@ class Finding:
         return finding
 
 
-def sort_key(finding: Finding) -> tuple[str, str, str]:
-    """findings.ndjson order: patient, then rule, then key (CONTRACT.md)."""
-    return (finding.patient, finding.rule, finding.key)
+# findings.ndjson order: patient, then rule, then key (CONTRACT.md).
+sort_key: Callable[[Finding], tuple[str, str, str]] = attrgetter("patient", "rule", "key")

@@ -153,7 +153,7 @@ def assess_amm(
                 days_covered=covered,
                 days_required=required,
                 days_in_period=window,
-                fills=tuple(f.ref for f in counted),
+                fills=tuple([f.ref for f in counted]),
                 basis=basis,
             )
         )

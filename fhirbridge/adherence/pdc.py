@@ -130,7 +130,7 @@ def pdc(
             period_end=as_of,
             days_covered=covered,
             days_in_period=days,
-            fills=tuple(f.ref for f in usable),
+            fills=tuple([f.ref for f in usable]),
             basis=basis,
             censored_days=(as_of - index).days + 1 - days,
         ),
