@@ -21,9 +21,6 @@ from sqlalchemy import Connection, Engine
 
 from fhirbridge.findings import Finding
 from fhirbridge.store.engine import driver_date, execute_rows
-from fhirbridge.store.tables import FindingRecord
-
-_TABLE = FindingRecord.__table__  # type: ignore[attr-defined]
 
 # Plain tuples through the driver's executemany, not ORM objects and not SQLAlchemy
 # statements: a run over 100k patients records ~140k findings; the unit of work cost ~10 s
