@@ -4,13 +4,15 @@
     python bench/analyze.py --patients 10000   # smaller
     python bench/analyze.py --profile          # also a cProfile of one analyze run
     python bench/analyze.py --skip-stage       # only the breakdown and the PDC core timings
+    python bench/analyze.py --stage-runs 5     # time the stage 5 times (default 3)
 
 Generated data (seeded, deterministic) goes into a SQLite file through `SqlStore.put_resources`
 (untimed; reused by later runs), then is mapped and kept as `fhirbridge sync` does at its end
 (`Services.keep_mapped`: timed and printed, not part of the stage). Timed: `Services.analyze`
-(what `fhirbridge analyze` runs, with its default processes); one more pass of the same loop in
-this process with a timer per part (stored-record read, decode, supply chain, measures, rule
-prerequisites, each rule that runs); then the PDC core (`adherence.coverage.covered_days`) on
+(what `fhirbridge analyze` runs, with its default processes), several times, each run's wall
+time and CPU time printed (this machine's timings vary by about 5% from run to run); one more
+pass of the same loop in this process with a timer per part (stored-record read, decode, supply
+chain, measures, choosing the rules, each rule that runs); then the PDC core (`adherence.coverage.covered_days`) on
 the same fills next to a plain-Python day-set baseline that computes the same numbers, and a
 numpy experiment. Results are checked equal before any figure is printed.
 """
@@ -29,6 +31,7 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from resource import RUSAGE_CHILDREN, RUSAGE_SELF, getrusage
 from typing import Any
 
 import orjson
@@ -233,10 +236,10 @@ def collect(services: Any, as_of: date) -> tuple[dict[str, float], list[Any], in
     """
     from fhirbridge.adherence import assess_adherence, resolve_supply
     from fhirbridge.adherence.coverage import select_fills
-    from fhirbridge.analysis import RULES
+    from fhirbridge.analysis import RULES, rule_plan, rules_to_run
     from fhirbridge.mappers.compact import Decoder
     from fhirbridge.records import EventKind
-    from fhirbridge.rule_needs import RULE_NEEDS, rule_profile
+    from fhirbridge.rule_needs import profile_from_text
     from fhirbridge.store.stored_records import read_stored_records
     from fhirbridge.stored_mapping import mapping_generation
 
@@ -244,6 +247,9 @@ def collect(services: Any, as_of: date) -> tuple[dict[str, float], list[Any], in
     generation = mapping_generation(services.terminology, services._mapping_context().medications)
     prescribers = services._prescribers()
     decoder = Decoder()
+    plan = rule_plan(params)
+    names = {rule: name for name, rule in RULES.items() if rule is not None}
+    chosen: dict[str, Any] = {}
     parts: dict[str, float] = {}
     inputs: list[Any] = []
     clock = time.perf_counter
@@ -263,7 +269,7 @@ def collect(services: Any, as_of: date) -> tuple[dict[str, float], list[Any], in
         if item is None:
             break
         patient, body = item
-        records, _ = decoder.decode(patient, body, prescribers)
+        records, _, kept = decoder.decode_parts(patient, body, prescribers)
         t2 = clock()
         records = resolve_supply(records)
         t3 = clock()
@@ -272,14 +278,15 @@ def collect(services: Any, as_of: date) -> tuple[dict[str, float], list[Any], in
         add("decode (mappers/compact.py)", t2 - t1)
         add("resolve_supply", t3 - t2)
         add("PDC + AMM (assess_adherence)", t4 - t3)
-        profile = rule_profile(records)
-        add("rule prerequisites (rule_profile)", clock() - t4)
-        for name, rule in RULES.items():
-            # As analyze_patient runs them: only rules whose prerequisite holds.
-            if rule is not None and RULE_NEEDS[name](profile, params):
-                t5 = clock()
-                rule(records, as_of, params)
-                add(f"rule {name}", clock() - t5)
+        # As analyze_range chooses them: once per distinct kept rule profile.
+        rules = chosen.get(kept)
+        if rules is None:
+            rules = chosen[kept] = rules_to_run(plan, profile_from_text(kept), params)
+        add("rules chosen (per distinct profile)", clock() - t4)
+        for rule in rules:
+            t5 = clock()
+            rule(records, as_of, params)
+            add(f"rule {names[rule]}", clock() - t5)
         patients += 1
         by_group: dict[str, list[Any]] = {}
         for event in records.events:
@@ -296,6 +303,12 @@ def collect(services: Any, as_of: date) -> tuple[dict[str, float], list[Any], in
             if len({u[0] for u in used}) >= 2:
                 inputs.append((used, min(u[0] for u in used), last))
     return parts, inputs, patients
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its finished child processes."""
+    mine, children = getrusage(RUSAGE_SELF), getrusage(RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime, children.ru_utime + children.ru_stime
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -317,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of the PDC core timings")
     parser.add_argument("--profile", action="store_true", help="cProfile one analyze run")
     parser.add_argument("--skip-stage", action="store_true", help="no Services.analyze run")
+    parser.add_argument("--stage-runs", type=int, default=3, help="timed Services.analyze runs")
     args = parser.parse_args(argv)
     db = args.db or Path(tempfile.gettempdir()) / f"fhirbridge-bench-analyze-{args.patients}.db"
     url = f"sqlite:///{db}"
@@ -339,20 +353,31 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - start:.1f} s"
         )
     if not args.skip_stage:
-        gc.collect()
-        profiler = cProfile.Profile() if args.profile else None
-        if profiler:
-            profiler.enable()
-        start = time.perf_counter()
-        result = services.analyze(AS_OF, None)
-        seconds = time.perf_counter() - start
-        if profiler:
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
-        n = result.patients
+        times = []
+        for run in range(1, args.stage_runs + 1):
+            gc.collect()
+            profiler = cProfile.Profile() if args.profile and run == 1 else None
+            if profiler:
+                profiler.enable()
+            cpu = _cpu()
+            start = time.perf_counter()
+            result = services.analyze(AS_OF, None)
+            seconds = time.perf_counter() - start
+            mine, workers = (after - before for after, before in zip(_cpu(), cpu, strict=True))
+            if profiler:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+            times.append(seconds)
+            n = result.patients
+            print(
+                f"analyze stage (Services.analyze), run {run}: {n:,} patients in {seconds:.2f} s "
+                f"= {n / seconds:,.0f} patients/s; {len(result.findings):,} findings; CPU "
+                f"{mine:.1f} s here + {workers:.1f} s in {result.processes} worker processes"
+            )
+        times.sort()
         print(
-            f"analyze stage (Services.analyze): {n:,} patients in {seconds:.1f} s "
-            f"= {n / seconds:,.0f} patients/s; {len(result.findings):,} findings"
+            f"analyze stage over {len(times)} runs: best {times[0]:.2f} s, median "
+            f"{times[len(times) // 2]:.2f} s, worst {times[-1]:.2f} s"
         )
 
     parts, inputs, patients = collect(services, AS_OF)

@@ -123,21 +123,26 @@ def slot_builder(cls: type[T]) -> Callable[[Sequence[Any]], T]:
     (`encode`, analyze_stage's transfer): `__post_init__` does not run again. A wrong number of
     values is a ValueError from the unpacking.
     """
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    scope.update({f"set_{i}": getattr(cls, name).__set__ for i, name in enumerate(names)})
-    values = "".join(f"v{i}, " for i in range(len(names)))
-    lines = [f"def build(values):\n    {values}= values\n    obj = new(cls)\n"]
-    lines += [f"    set_{i}(obj, v{i})\n" for i in range(len(names))]
-    exec("".join(lines) + "    return obj\n", scope)  # noqa: S102 - code built from field names
-    build: Callable[[Sequence[Any]], T] = scope["build"]
+    build: Callable[[Sequence[Any]], T] = _generated(cls, {}, (), {})
     return build
 
 
-_EVENT = slot_builder(MedicationEvent)
-_OBSERVATION = slot_builder(ObservationRecord)
-_CONDITION = slot_builder(ConditionRecord)
-_STAY = slot_builder(InpatientStay)
+def _generated(
+    cls: type[Any], convert: Mapping[int, str], extra: Sequence[str], names: Mapping[str, Any]
+) -> Callable[..., Any]:
+    """`slot_builder`'s function; `convert` replaces the value of a field (by position) with an
+    expression of it (`v3` is the fourth value), which may use the `extra` arguments that follow
+    the values and the global `names`."""
+    slots = [f.name for f in fields(cls)]
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls, **names}
+    scope.update({f"set_{i}": getattr(cls, name).__set__ for i, name in enumerate(slots)})
+    values = "".join(f"v{i}, " for i in range(len(slots)))
+    arguments = ", ".join(["values", *extra])
+    lines = [f"def build({arguments}):\n    {values}= values\n    obj = new(cls)\n"]
+    lines += [f"    set_{i}(obj, {convert.get(i, f'v{i}')})\n" for i in range(len(slots))]
+    exec("".join(lines) + "    return obj\n", scope)  # noqa: S102 - code built from field names
+    built: Callable[..., Any] = scope["build"]
+    return built
 
 
 class _Days(dict[int | None, date | None]):
@@ -149,6 +154,19 @@ class _Days(dict[int | None, date | None]):
     def __missing__(self, ordinal: int | None) -> date | None:
         found = self[ordinal] = date.fromordinal(ordinal)  # type: ignore[arg-type]
         return found
+
+
+# A stored event row straight to a MedicationEvent: kind, patient, drug and days decoded as the
+# slots are set (one pass over the row, not a pass to decode and another to build).
+_EVENT_ROW: Callable[[list[Any], str, list[Drug], _Days], MedicationEvent] = _generated(
+    MedicationEvent,
+    {1: "kinds[v1]", 2: "v2 or patient", 3: "drugs[v3]", 5: "days[v5]", 9: "days[v9]"},
+    ("patient", "drugs", "days"),
+    {"kinds": _KINDS},
+)
+_OBSERVATION = slot_builder(ObservationRecord)
+_CONDITION = slot_builder(ConditionRecord)
+_STAY = slot_builder(InpatientStay)
 
 
 class Decoder:
@@ -188,15 +206,12 @@ class Decoder:
         days = self._days
         drugs = [self.drug(row) for row in data["g"]]
         # The rows are decoded in place: the field order is the dataclass order (encode).
-        for e in data["e"]:
-            e[1], e[2], e[3] = _KINDS[e[1]], e[2] or patient, drugs[e[3]]
-            e[5], e[9] = days[e[5]], days[e[9]]
         for o in data["o"]:
             o[1], o[2], o[3] = o[1] or patient, frozenset(o[2]), days[o[3]]
             o[7], o[9] = frozenset(o[7]), frozenset(o[9])
         for c in data["c"]:
             c[1], c[2], c[5], c[6] = c[1] or patient, frozenset(c[2]), days[c[5]], days[c[6]]
-        events = tuple(map(_EVENT, data["e"]))
+        events = tuple([_EVENT_ROW(e, patient, drugs, days) for e in data["e"]])
         observations = tuple(map(_OBSERVATION, data["o"]))
         conditions = tuple(map(_CONDITION, data["c"]))
         stays = tuple(_STAY((s[0], s[1] or patient, days[s[2]], days[s[3]])) for s in data["s"])
