@@ -32,9 +32,9 @@ from fhirbridge.analysis import (
     rules_to_run,
 )
 from fhirbridge.findings import Finding
-from fhirbridge.mappers.compact import Decoder, slot_builder
+from fhirbridge.mappers.compact import Decoder
 from fhirbridge.mappers.patient_records import Skip
-from fhirbridge.records import EventKind, PatientRecords, Prescriber
+from fhirbridge.records import EventKind, PatientRecords, Prescriber, slot_builder
 from fhirbridge.rule_needs import profile_from_text
 from fhirbridge.store import make_engine
 from fhirbridge.store.stored_records import read_stored_records, stored_patients

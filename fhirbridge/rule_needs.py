@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import orjson
 
 from fhirbridge.adherence.codes import load_observation_codes
-from fhirbridge.mappers.compact import slot_builder
 from fhirbridge.reconciliation.methadone_qt import LOINC
 from fhirbridge.reconciliation.oud_untreated import is_oud
 from fhirbridge.reconciliation.overlaps import MOUD_CLASSES, OPIOID_CLASSES
@@ -28,7 +27,7 @@ from fhirbridge.reconciliation.sedatives import (
     SEDATIVE_HYPNOTIC,
     DepressantRule,
 )
-from fhirbridge.records import ConditionRecord, Drug, EventKind, PatientRecords
+from fhirbridge.records import ConditionRecord, Drug, EventKind, PatientRecords, slot_builder
 
 if TYPE_CHECKING:
     from fhirbridge.analysis import AnalysisParams
@@ -129,7 +128,7 @@ def profile_from_text(text: str) -> RuleProfile:
 
 _FIELDS = [f.name for f in fields(RuleProfile)]
 _PRODUCTS = _FIELDS.index("class_products")
-_PROFILE = slot_builder(RuleProfile)
+_PROFILE: Callable[[list[object]], RuleProfile] = slot_builder(RuleProfile)
 _EMPTY: frozenset[str] = frozenset()
 _CLASSES, _GROUPS = attrgetter("classes"), attrgetter("groups")
 _INGREDIENTS, _CODES = attrgetter("ingredients"), attrgetter("codes")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 
-from fhirbridge.records import EventKind, MedicationEvent
+from fhirbridge.records import EventKind, MedicationEvent, slot_builder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,6 +24,10 @@ class Interval:
     end: int  # ordinal day, inclusive
     ref: str  # the fill behind it
     ingredients: tuple[str, ...]
+
+
+# Intervals are made by the dozen per patient for the overlap and continuity rules.
+_INTERVAL: Callable[[tuple[int, int, str, tuple[str, ...]]], Interval] = slot_builder(Interval)
 
 
 def select_fills(events: Iterable[MedicationEvent]) -> tuple[list[MedicationEvent], str]:
@@ -77,18 +81,20 @@ def carry_over_days(supplies: Iterable[Supply]) -> list[Interval]:
         end = start + days - 1
         for ingredient in ingredients:
             free_from[ingredient] = end + 1
-        intervals.append(Interval(start=start, end=end, ref=ref, ingredients=ingredients))
+        intervals.append(_INTERVAL((start, end, ref, ingredients)))
     return intervals
 
 
 def plain(fills: Sequence[MedicationEvent]) -> list[Interval]:
     """Supply intervals without any shift: each fill covers its own days (for overlap rules)."""
     return [
-        Interval(
-            start=f.start.toordinal(),
-            end=f.start.toordinal() + f.days_supply - 1,
-            ref=f.ref,
-            ingredients=f.drug.ingredients,
+        _INTERVAL(
+            (
+                f.start.toordinal(),
+                f.start.toordinal() + f.days_supply - 1,
+                f.ref,
+                f.drug.ingredients,
+            )
         )
         for f in sorted(fills, key=START_REF)
         if f.days_supply

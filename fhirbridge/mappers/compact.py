@@ -12,7 +12,6 @@ time, as `to_patient_records` attaches them. `decode(encode(r)) == r` is table-t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
 from datetime import date
 from typing import Any, TypeVar
 
@@ -28,6 +27,7 @@ from fhirbridge.records import (
     ObservationRecord,
     PatientRecords,
     Prescriber,
+    slot_builder,
 )
 
 FORMAT = 2  # bump when the layout below changes (it is part of the mapping generation)
@@ -112,39 +112,6 @@ def encode(records: PatientRecords, skips: Sequence[Skip], extra: Any = None) ->
     )
 
 
-def slot_builder(cls: type[T]) -> Callable[[Sequence[Any]], T]:
-    """A constructor taking the field values in declaration order.
-
-    Decoding makes about twelve events per patient for every patient of a run; setting the
-    slots directly costs 40% less than the frozen dataclass `__init__` (3.3 against 5.5 µs per
-    MedicationEvent, timed with timeit on the project's VM), and unrolling the assignments into
-    one generated function, as `dataclasses` itself generates `__init__`, another 38% (0.74
-    against 1.19 µs on this session's VM). For values taken from an existing object of the class
-    (`encode`, analyze_stage's transfer): `__post_init__` does not run again. A wrong number of
-    values is a ValueError from the unpacking.
-    """
-    build: Callable[[Sequence[Any]], T] = _generated(cls, {}, (), {})
-    return build
-
-
-def _generated(
-    cls: type[Any], convert: Mapping[int, str], extra: Sequence[str], names: Mapping[str, Any]
-) -> Callable[..., Any]:
-    """`slot_builder`'s function; `convert` replaces the value of a field (by position) with an
-    expression of it (`v3` is the fourth value), which may use the `extra` arguments that follow
-    the values and the global `names`."""
-    slots = [f.name for f in fields(cls)]
-    scope: dict[str, Any] = {"new": object.__new__, "cls": cls, **names}
-    scope.update({f"set_{i}": getattr(cls, name).__set__ for i, name in enumerate(slots)})
-    values = "".join(f"v{i}, " for i in range(len(slots)))
-    arguments = ", ".join(["values", *extra])
-    lines = [f"def build({arguments}):\n    {values}= values\n    obj = new(cls)\n"]
-    lines += [f"    set_{i}(obj, {convert.get(i, f'v{i}')})\n" for i in range(len(slots))]
-    exec("".join(lines) + "    return obj\n", scope)  # noqa: S102 - code built from field names
-    built: Callable[..., Any] = scope["build"]
-    return built
-
-
 class _Days(dict[int | None, date | None]):
     """Ordinal → date, each made once; None → None. A subscript is one C-level dict lookup."""
 
@@ -158,11 +125,11 @@ class _Days(dict[int | None, date | None]):
 
 # A stored event row straight to a MedicationEvent: kind, patient, drug and days decoded as the
 # slots are set (one pass over the row, not a pass to decode and another to build).
-_EVENT_ROW: Callable[[list[Any], str, list[Drug], _Days], MedicationEvent] = _generated(
+_EVENT_ROW: Callable[[list[Any], str, list[Drug], _Days], MedicationEvent] = slot_builder(
     MedicationEvent,
-    {1: "kinds[v1]", 2: "v2 or patient", 3: "drugs[v3]", 5: "days[v5]", 9: "days[v9]"},
-    ("patient", "drugs", "days"),
-    {"kinds": _KINDS},
+    convert={1: "kinds[v1]", 2: "v2 or patient", 3: "drugs[v3]", 5: "days[v5]", 9: "days[v9]"},
+    extra=("patient", "drugs", "days"),
+    names={"kinds": _KINDS},
 )
 _OBSERVATION = slot_builder(ObservationRecord)
 _CONDITION = slot_builder(ConditionRecord)

@@ -71,7 +71,8 @@ def assess_naloxone_missing(
     refs = [e.ref for e in on]
     prescribers = practitioners(records, refs)
     moud = [e for e in on if e.drug.classes & MOUD_CLASSES]
-    benzo = overlap(coverage(on), coverage(with_classes(events, {"benzodiazepine"})), window)
+    benzodiazepines = with_classes(events, {"benzodiazepine"})
+    benzo = overlap(coverage(on), coverage(benzodiazepines), window) if benzodiazepines else None
     risks = []
     if moud:
         risks.append(f"opioid use disorder treatment ({names(moud)})")
