@@ -18,7 +18,7 @@ hospital on both calendar days); a stay still under way is censored through as_o
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,8 +34,10 @@ class Censor:
     before: tuple[int, ...]  # censored days before each stay (cumulative)
 
     @classmethod
-    def of(cls, stays: Iterable[InpatientStay], as_of: date) -> Censor:
+    def of(cls, stays: Sequence[InpatientStay], as_of: date) -> Censor:
         """The censor for the stays that began on or before as_of (open stays end at as_of)."""
+        if not stays:  # most patients: the one censor that takes nothing out
+            return _UNCENSORED
         last = as_of.toordinal()
         spans = sorted(
             (s.start.toordinal(), min(last, (s.end or as_of).toordinal()))
@@ -97,3 +99,6 @@ class Censor:
             pos, shift = stay_at, before + length
         runs.append((pos + shift, last + shift))
         return runs
+
+
+_UNCENSORED = Censor((), (), ())
