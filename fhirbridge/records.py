@@ -23,6 +23,13 @@ class EventKind(StrEnum):
     STATEMENT = "statement"  # MedicationStatement: patient- or clinician-reported use
 
 
+# The kinds as module constants for the analysis loops: `EventKind.ORDER` is a class attribute
+# lookup through the enum's metaclass, 70 ns on Python 3.11 against 5-15 ns for a name, and
+# the rules test an event's kind several times per event (12 events per patient, 100,000s of
+# patients per run).
+ORDER, DISPENSE, STATEMENT = EventKind.ORDER, EventKind.DISPENSE, EventKind.STATEMENT
+
+
 class PrescriberRole(StrEnum):
     """The prescriber's kind of practice, from PractitionerRole.specialty (NUCC) or mappings."""
 

@@ -27,7 +27,14 @@ from fhirbridge.reconciliation.sedatives import (
     SEDATIVE_HYPNOTIC,
     DepressantRule,
 )
-from fhirbridge.records import ConditionRecord, Drug, EventKind, PatientRecords, slot_builder
+from fhirbridge.records import (
+    ORDER,
+    STATEMENT,
+    ConditionRecord,
+    Drug,
+    PatientRecords,
+    slot_builder,
+)
 
 if TYPE_CHECKING:
     from fhirbridge.analysis import AnalysisParams
@@ -73,13 +80,13 @@ def rule_profile(records: PatientRecords) -> RuleProfile:
         drug = event.drug
         if event.prescriber:
             prescribers.add(event.prescriber)
-        if event.kind is EventKind.STATEMENT:
+        if event.kind is STATEMENT:
             statements[id(drug)] = drug
             continue
         supply[id(drug)] = drug
         if event.pharmacy:
             pharmacies.add(event.pharmacy)
-        if event.kind is EventKind.ORDER:
+        if event.kind is ORDER:
             if event.status == "active":
                 active_orders[id(drug)] = drug
                 if drug.ingredients and event.prescriber:

@@ -24,7 +24,7 @@ from typing import Any
 
 from fhirbridge.adherence.coverage import START_REF, covered_days, select_fills
 from fhirbridge.adherence.params import AmmParams
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
 
 GROUP = "antidepressant"
 
@@ -101,11 +101,7 @@ def assess_amm(
     """
     params = params or AmmParams()
     if events is None:
-        events = [
-            e
-            for e in records.events
-            if e.kind is not EventKind.STATEMENT and GROUP in e.drug.groups
-        ]
+        events = [e for e in records.events if e.kind is not STATEMENT and GROUP in e.drug.groups]
     if not events:
         return ()
     fills, basis = select_fills(events)

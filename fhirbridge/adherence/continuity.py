@@ -26,7 +26,7 @@ from fhirbridge.adherence.coverage import Interval, coverage_by_ingredient, gaps
 from fhirbridge.adherence.inpatient import Censor
 from fhirbridge.adherence.params import MoudGapParams
 from fhirbridge.findings import Category, Finding, Severity
-from fhirbridge.records import EventKind, PatientRecords
+from fhirbridge.records import STATEMENT, PatientRecords
 
 RULE = "moud-gap"
 AUTHORITY = (
@@ -49,9 +49,7 @@ def moud_intervals(records: PatientRecords, censor: Censor | None = None) -> lis
 
     With a censor, intervals are positions: supply on hand at admission resumes after discharge.
     """
-    events = [
-        e for e in records.events if e.kind is not EventKind.STATEMENT and "moud" in e.drug.groups
-    ]
+    events = [e for e in records.events if e.kind is not STATEMENT and "moud" in e.drug.groups]
     position = censor.position if censor else None
     runs = coverage_by_ingredient(events, position=position)
     return [i for product in runs.values() for i in product]

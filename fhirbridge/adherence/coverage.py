@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 
-from fhirbridge.records import EventKind, MedicationEvent, slot_builder
+from fhirbridge.records import DISPENSE, ORDER, MedicationEvent, slot_builder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,9 +38,9 @@ def select_fills(events: Iterable[MedicationEvent]) -> tuple[list[MedicationEven
     dispenses: list[MedicationEvent] = []
     orders: list[MedicationEvent] = []
     for event in events:
-        if event.kind is EventKind.DISPENSE:
+        if event.kind is DISPENSE:
             dispenses.append(event)
-        elif event.kind is EventKind.ORDER:
+        elif event.kind is ORDER:
             orders.append(event)
     if dispenses:
         return dispenses, "dispense"

@@ -22,7 +22,7 @@ from fhirbridge.adherence.coverage import chain_end, select_fills
 from fhirbridge.adherence.params import RefillParams
 from fhirbridge.adherence.rules import GROUP_LABELS
 from fhirbridge.findings import Category, Finding, Severity
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import ORDER, STATEMENT, MedicationEvent, PatientRecords
 
 RULE = "refill-overdue"
 AUTHORITY = (
@@ -67,7 +67,7 @@ def assess_refill_overdue(
     params = params or RefillParams()
     by_group: dict[str, list[MedicationEvent]] = {}
     for event in records.events:
-        if event.kind is not EventKind.STATEMENT and event.start <= as_of:
+        if event.kind is not STATEMENT and event.start <= as_of:
             for group in event.drug.groups:
                 by_group.setdefault(group, []).append(event)
     findings = []
@@ -80,7 +80,7 @@ def assess_refill_overdue(
         grace = params.grace_days_by_group.get(group, params.grace_days)
         if uncovered <= grace or uncovered > params.lookback_days:
             continue
-        active = sorted(e.ref for e in events if e.kind is EventKind.ORDER and e.status == "active")
+        active = sorted(e.ref for e in events if e.kind is ORDER and e.status == "active")
         if not active:
             continue  # every order ended: a stopped therapy, not a missed refill
         findings.append(

@@ -16,7 +16,7 @@ from fhirbridge.adherence.amm import AmmResult, assess_amm
 from fhirbridge.adherence.params import AmmParams
 from fhirbridge.adherence.pdc import PdcResult, pdc
 from fhirbridge.findings import Category, Finding, Severity
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
 
 GROUP_LABELS = {
     "moud": "MOUD",
@@ -59,7 +59,7 @@ def assess_adherence(
     params = params or AdherenceParams()
     by_group: dict[str, list[MedicationEvent]] = {}
     for event in records.events:
-        if event.kind is EventKind.STATEMENT:
+        if event.kind is STATEMENT:
             continue
         for group in event.drug.groups:
             by_group.setdefault(group, []).append(event)

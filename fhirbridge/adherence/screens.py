@@ -28,7 +28,7 @@ from fhirbridge.adherence.codes import Analyte, ObservationCodes, Result, load_o
 from fhirbridge.adherence.coverage import Interval, coverage_by_ingredient
 from fhirbridge.adherence.params import UdsNegativeParams, UdsPositiveParams
 from fhirbridge.findings import Category, Finding, Severity
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
 
 AUTHORITY = (
     "CDC 2022 Clinical Practice Guideline for Prescribing Opioids, recommendation 10 "
@@ -61,9 +61,7 @@ def screens(
 
 def supply_of(records: PatientRecords, analyte: Analyte) -> list[Interval]:
     """Supply intervals of the prescriptions that account for an analyte."""
-    events = [
-        e for e in records.events if e.kind is not EventKind.STATEMENT and _explains(e, analyte)
-    ]
+    events = [e for e in records.events if e.kind is not STATEMENT and _explains(e, analyte)]
     return [i for runs in coverage_by_ingredient(events).values() for i in runs]
 
 

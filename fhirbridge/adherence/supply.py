@@ -22,7 +22,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from fhirbridge.mappers.dosage import supply_from_quantity
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import (
+    DISPENSE,
+    ORDER,
+    STATEMENT,
+    MedicationEvent,
+    PatientRecords,
+)
 
 # Dose-form words in RxNorm product names (the Drug's display text), lower case.
 _IMPLANT = ("implant",)
@@ -64,11 +70,11 @@ def resolve_supply(records: PatientRecords) -> PatientRecords:
 
     Returns the same object when nothing changes (the common case: every fill has daysSupply).
     """
-    if all(e.days_supply or e.kind is EventKind.STATEMENT for e in records.events):
+    if all(e.days_supply or e.kind is STATEMENT for e in records.events):
         return records
-    orders = {e.ref: e for e in records.events if e.kind is EventKind.ORDER}
+    orders = {e.ref: e for e in records.events if e.kind is ORDER}
     events = tuple(
-        _resolved(e, orders) if not e.days_supply and e.kind is not EventKind.STATEMENT else e
+        _resolved(e, orders) if not e.days_supply and e.kind is not STATEMENT else e
         for e in records.events
     )
     return replace(records, events=events)
@@ -80,7 +86,7 @@ def imputed(records: PatientRecords) -> list[tuple[str, str]]:
 
 
 def _resolved(event: MedicationEvent, orders: dict[str, MedicationEvent]) -> MedicationEvent:
-    order = orders.get(event.order_ref or "") if event.kind is EventKind.DISPENSE else None
+    order = orders.get(event.order_ref or "") if event.kind is DISPENSE else None
     if order is not None:
         days = supply_from_quantity(event.quantity, order.daily_dose)
         if days is not None:

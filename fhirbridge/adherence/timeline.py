@@ -20,7 +20,7 @@ from fhirbridge.adherence.inpatient import Censor
 from fhirbridge.adherence.params import MoudGapParams, SleepParams
 from fhirbridge.adherence.phq9 import score_of
 from fhirbridge.adherence.screens import RESULT_STATUSES
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
 
 Span = tuple[date, date]  # first and last day, both included
 
@@ -132,7 +132,7 @@ def build_timeline(
     censor = Censor.of(records.stays, as_of)
     by_group: dict[str, list[MedicationEvent]] = {}
     for event in records.events:
-        if event.kind is not EventKind.STATEMENT and event.start <= as_of:
+        if event.kind is not STATEMENT and event.start <= as_of:
             for group in event.drug.groups:
                 by_group.setdefault(group, []).append(event)
     tracks = tuple(

@@ -27,7 +27,7 @@ from fhirbridge.reconciliation.overlaps import (
     summary,
     supply,
 )
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import ORDER, STATEMENT, MedicationEvent, PatientRecords
 
 RULE = "medication-list-discrepancy"
 AUTHORITY = "Medication reconciliation: The Joint Commission NPSG.03.06.01"
@@ -70,7 +70,7 @@ def assess_medication_list_discrepancy(
     findings: list[Finding] = []
     for statement in records.events:
         if (
-            statement.kind is not EventKind.STATEMENT
+            statement.kind is not STATEMENT
             or statement.status not in _CURRENT
             or not statement.drug.classes - {"naloxone-rescue"}
             or statement.start.toordinal() > window.last
@@ -115,7 +115,7 @@ def _unsupported(
 def _stopped_but_active(
     records: PatientRecords, as_of: date, events: list[MedicationEvent], window: Window
 ) -> list[Finding]:
-    orders = [e for e in events if e.kind is EventKind.ORDER and e.drug.known]
+    orders = [e for e in events if e.kind is ORDER and e.drug.known]
     stopped = [o for o in orders if o.status == "stopped" and o.start.toordinal() >= window.first]
     active = [o for o in orders if o.status == "active"]
     by_drug: dict[frozenset[str], set[str]] = {}

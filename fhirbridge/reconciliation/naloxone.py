@@ -32,7 +32,7 @@ from fhirbridge.reconciliation.overlaps import (
     supply,
     with_classes,
 )
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
 
 RULE = "naloxone-missing"
 RESCUE = "naloxone-rescue"
@@ -117,6 +117,6 @@ def _has_rescue(events: tuple[MedicationEvent, ...], window: Window) -> bool:
         day = event.start.toordinal()
         if window.first <= day <= window.last:
             return True
-        if event.kind is EventKind.STATEMENT and day <= window.last and event.status == "active":
+        if event.kind is STATEMENT and day <= window.last and event.status == "active":
             return True
     return False

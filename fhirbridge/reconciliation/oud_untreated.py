@@ -35,7 +35,7 @@ from fhirbridge.reconciliation.overlaps import (
     supply,
     with_classes,
 )
-from fhirbridge.records import ConditionRecord, EventKind, PatientRecords
+from fhirbridge.records import STATEMENT, ConditionRecord, PatientRecords
 
 RULE = "oud-untreated"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -168,7 +168,7 @@ def assess_oud_untreated(
 def _reported(records: PatientRecords, window: Window) -> bool:
     """A MedicationStatement of MOUD use overlapping the window (e.g. OTP methadone)."""
     for event in records.events:
-        if event.kind is not EventKind.STATEMENT or not event.drug.classes & MOUD_CLASSES:
+        if event.kind is not STATEMENT or not event.drug.classes & MOUD_CLASSES:
             continue
         if event.status not in ("active", "intended", "completed"):
             continue

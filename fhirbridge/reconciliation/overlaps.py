@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from fhirbridge.adherence.coverage import Interval, coverage_by_ingredient, merged
-from fhirbridge.records import EventKind, MedicationEvent, PatientRecords
+from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
 
 # Opioid agonists: analgesics, and buprenorphine and methadone (MOUD, or methadone for pain).
 OPIOID_CLASSES = frozenset({"opioid-analgesic", "buprenorphine", "methadone"})
@@ -71,7 +71,7 @@ def iso(day: int) -> str:
 
 def supply(records: PatientRecords) -> list[MedicationEvent]:
     """Orders and dispenses: statements report use, they are not supply."""
-    return [e for e in records.events if e.kind is not EventKind.STATEMENT]
+    return [e for e in records.events if e.kind is not STATEMENT]
 
 
 def with_classes(
