@@ -5,16 +5,19 @@
     python bench/analyze.py --profile          # also a cProfile of one analyze run
     python bench/analyze.py --skip-stage       # only the breakdown and the PDC core timings
     python bench/analyze.py --stage-runs 5     # time the stage 5 times (default 3)
+    python bench/analyze.py --stage-only       # only the stage runs
 
 Generated data (seeded, deterministic) goes into a SQLite file through `SqlStore.put_resources`
 (untimed; reused by later runs), then is mapped and kept as `fhirbridge sync` does at its end
 (`Services.keep_mapped`: timed and printed, not part of the stage). Timed: `Services.analyze`
 (what `fhirbridge analyze` runs, with its default processes), several times, each run's wall
-time and CPU time printed (this machine's timings vary by about 5% from run to run); one more
-pass of the same loop in this process with a timer per part (stored-record read, decode, supply
-chain, measures, choosing the rules, each rule that runs); then the PDC core (`adherence.coverage.covered_days`) on
-the same fills next to a plain-Python day-set baseline that computes the same numbers, and a
-numpy experiment. Results are checked equal before any figure is printed.
+time and CPU time printed (this machine's speed drifts by 10-20% within an hour: compare a
+run's figures with the day-set baseline of the same run); one more pass of the same loop in
+this process with a timer per part (stored-record read, decode, supply chain, measures,
+choosing the rules, each rule that runs); then the PDC core
+(`adherence.coverage.covered_days`) on the same fills next to a plain-Python day-set baseline
+that computes the same numbers, and a numpy experiment. Results are checked equal before any
+figure is printed.
 """
 
 from __future__ import annotations
@@ -331,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile one analyze run")
     parser.add_argument("--skip-stage", action="store_true", help="no Services.analyze run")
     parser.add_argument("--stage-runs", type=int, default=3, help="timed Services.analyze runs")
+    parser.add_argument("--stage-only", action="store_true", help="no breakdown, no PDC core")
     args = parser.parse_args(argv)
     db = args.db or Path(tempfile.gettempdir()) / f"fhirbridge-bench-analyze-{args.patients}.db"
     url = f"sqlite:///{db}"
@@ -374,12 +378,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"= {n / seconds:,.0f} patients/s; {len(result.findings):,} findings; CPU "
                 f"{mine:.1f} s here + {workers:.1f} s in {result.processes} worker processes"
             )
+            # One stage per process, as `fhirbridge analyze` runs it: the next run must not
+            # fork (and copy page tables for) this run's million result objects.
+            del result
         times.sort()
         print(
             f"analyze stage over {len(times)} runs: best {times[0]:.2f} s, median "
             f"{times[len(times) // 2]:.2f} s, worst {times[-1]:.2f} s"
         )
 
+    if args.stage_only:
+        return 0
     parts, inputs, patients = collect(services, AS_OF)
     total = sum(parts.values())
     print(f"\nwhere the time goes (one timed pass, {patients:,} patients, {total:.1f} s):")
