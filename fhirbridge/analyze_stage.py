@@ -156,8 +156,10 @@ def analyze_range(
         with no_cycle_collection():
             for patient, body in read_stored_records(engine, job.generation, first, stop):
                 records, skips, kept = decoder.decode_parts(patient, body, job.prescribers)
-                rules = chosen.get(kept)
-                if rules is None:
+                # Records stored without a profile (none are, in this format) get theirs
+                # worked out by analyze_patient.
+                rules = chosen.get(kept) if kept is not None else None
+                if rules is None and kept is not None:
                     profile = profile_from_text(kept)
                     rules = chosen[kept] = rules_to_run(plan, profile, job.params)
                 analysis = analyze_patient(records, as_of=job.as_of, params=job.params, rules=rules)

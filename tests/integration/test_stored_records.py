@@ -20,6 +20,7 @@ from fhirbridge.adherence import PdcResult
 from fhirbridge.analysis import analyze_patient
 from fhirbridge.bootstrap import build_services
 from fhirbridge.mappers import MAPPERS, load_terminology
+from fhirbridge.mappers.compact import Decoder, encode
 from fhirbridge.mappers.patient_records import to_patient_records
 from fhirbridge.services import Services
 from fhirbridge.settings import Settings
@@ -212,3 +213,29 @@ def test_stored_records_are_read_by_generation_and_patient_range_in_order(db_url
     assert some == everyone[100:2300]
     assert list(read_stored_records(engine, "g0")) == [("Patient/x", b"old")]
     services.close()
+
+
+def test_records_stored_without_a_profile_are_analyzed_as_with_one(db_url: str) -> None:
+    # The rule profile is kept with the records (stored_mapping.py); a body without one still
+    # gets every rule whose prerequisite holds.
+    services = build_services(Settings(database_url=db_url))
+    services.sync(None, AS_OF, None)
+    generation = _generation(services)
+    job = analyze_stage.StageInput(
+        database_url=db_url,
+        generation=generation,
+        as_of=AS_OF,
+        params=services.settings.analysis,
+        prescribers={},
+    )
+    kept = analyze_stage.analyze_range(job, engine=services.store.engine)
+    rows = []
+    decoder = Decoder()
+    for patient, body in read_stored_records(services.store.engine, generation):
+        records, skips = decoder.decode(patient, body)
+        rows.append((patient, generation, encode(records, skips)))  # no profile
+    put_stored_records(services.store.engine, rows)
+    bare = analyze_stage.analyze_range(job, engine=services.store.engine)
+    services.close()
+    assert [f.key for f in bare.findings] == [f.key for f in kept.findings]
+    assert kept.findings  # the examples raise findings
