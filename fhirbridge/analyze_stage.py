@@ -12,7 +12,7 @@ import gc
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -266,7 +266,7 @@ def analyze_stored(
     engine: Any,
     workers: int,
     progress: Callable[[str, int], None] | None = None,
-) -> tuple[list[str], Generator[AnalyzeResult, None, None]]:
+) -> tuple[list[str], StageParts]:
     """The patients with stored records of the job's generation, and their results in parts,
     in patient order, for the caller to record while the rest are analyzed.
 
@@ -280,7 +280,7 @@ def analyze_stored(
     patients = stored_patients(engine, job.generation)
     workers = worker_count(workers, len(patients), job.database_url)
     if workers == 1:
-        return patients, _handed_over(analyze_range(job, engine=engine, progress=progress))
+        return patients, StageParts(analyze_range(job, engine=engine, progress=progress))
     size = -(-len(patients) // (workers * CHUNKS_PER_WORKER))
     bounds = [patients[i] for i in range(0, len(patients), size)][1:]
     chunks = list(zip([None, *bounds], [*bounds, None], strict=True))
@@ -295,34 +295,47 @@ def analyze_stored(
         pool.shutdown(cancel_futures=True)
         gc.unfreeze()
         raise
-    return patients, _collect(pool, parts, workers, progress)
+    return patients, StageParts(None, pool, parts, workers, progress)
 
 
-def _handed_over(part: AnalyzeResult) -> Generator[AnalyzeResult, None, None]:
-    yield part
+class StageParts:
+    """The stage's results in parts, in patient order: iterate once, then (or instead) close.
 
+    `close()` shuts the worker pool down, cancelling chunks not yet started, whether or not
+    the parts were iterated: the caller closes it (`contextlib.closing`) so that an error
+    between starting the workers and collecting them leaves no pool behind.
+    """
 
-def _collect(
-    pool: ProcessPoolExecutor,
-    parts: list[Future[tuple[AnalyzeResult, Packed, Packed]]],
-    workers: int,
-    progress: Callable[[str, int], None] | None,
-) -> Generator[AnalyzeResult, None, None]:
-    """The workers' parts in chunk order; the pool is shut down when they are all in, or when
-    the caller stops early (chunks not started are cancelled)."""
-    done = 0
-    try:
+    def __init__(
+        self,
+        done: AnalyzeResult | None = None,
+        pool: ProcessPoolExecutor | None = None,
+        futures: Sequence[Future[tuple[AnalyzeResult, Packed, Packed]]] = (),
+        workers: int = 1,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self._done, self._pool, self._futures = done, pool, futures
+        self._workers, self._progress = workers, progress
+
+    def __iter__(self) -> Iterator[AnalyzeResult]:
+        if self._done is not None:
+            yield self._done
+        count = 0
         # The collector is off while the results arrive: the pool's thread unpickles them in
         # this process (no_cycle_collection).
         with no_cycle_collection():
-            for future in parts:
+            for future in self._futures:
                 part, findings, measures = future.result()
                 part.findings, part.adherence = _unpack(findings), _unpack(measures)
-                part.processes = workers
-                done += part.patients
-                if progress is not None:
-                    progress("analyze", done)
+                part.processes = self._workers
+                count += part.patients
+                if self._progress is not None:
+                    self._progress("analyze", count)
                 yield part
-    finally:
-        pool.shutdown(cancel_futures=True)
-        gc.unfreeze()
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+            gc.unfreeze()

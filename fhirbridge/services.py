@@ -160,21 +160,22 @@ class Services:
             analyzed, parts = analyze_stored(
                 job, self.store.engine, self.settings.analysis_workers, progress
             )
-            scope = set(analyzed) | set(self.store.patient_ids())
-            # Read before recording starts (an in-memory database has one connection for all).
-            acks = acknowledgements(self.store)
-            raised: list[Finding] = []
-            # Each part is recorded as it arrives, while the workers analyze the next ones.
-            with closing(parts), self.store.recording_findings(as_of, scope) as recorder:
-                for part in parts:
-                    # Findings a clinician acknowledged stay quiet until their inputs change;
-                    # they still hold, so they are recorded (never resolved), marked suppressed
-                    # and counted.
-                    shown, held = split_suppressed(part.findings, acks, suppression)
-                    recorder.add(part.findings, suppressed=(f.key for f in held))
-                    result.merge(part)
-                    raised.extend(shown)
-                    result.suppressed.extend(held)
+            with closing(parts):  # the workers stop on any error from here on
+                scope = set(analyzed) | set(self.store.patient_ids())
+                # Read before recording starts (an in-memory database has one connection).
+                acks = acknowledgements(self.store)
+                raised: list[Finding] = []
+                # Each part is recorded as it arrives, while the workers analyze the next.
+                with self.store.recording_findings(as_of, scope) as recorder:
+                    for part in parts:
+                        # Findings a clinician acknowledged stay quiet until their inputs
+                        # change; they still hold, so they are recorded (never resolved),
+                        # marked suppressed and counted.
+                        shown, held = split_suppressed(part.findings, acks, suppression)
+                        recorder.add(part.findings, suppressed=(f.key for f in held))
+                        result.merge(part)
+                        raised.extend(shown)
+                        result.suppressed.extend(held)
             result.findings = raised
             resolved_rows = self.store.findings_by_key(recorder.resolved)
         result.resolved = [Finding.from_line(r.body) for r in resolved_rows]

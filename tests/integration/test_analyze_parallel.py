@@ -4,6 +4,7 @@ on SQLite and PostgreSQL; small runs and in-memory databases stay in one process
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import replace
 from datetime import date
@@ -110,3 +111,31 @@ def test_small_runs_and_memory_databases_stay_in_one_process() -> None:
     assert worker_count(4, 100_000, "sqlite:///x.db") == 4
     assert worker_count(0, 100_000, "sqlite:///x.db") >= 1
     assert replace(Settings(), analysis_workers=2).analysis_workers == 2
+
+
+def test_parts_closed_before_they_are_collected_leave_no_workers(db_url: str) -> None:
+    # An error between starting the workers and collecting their parts (services.py closes
+    # the parts): the pool is shut down and the parent's heap unfrozen all the same.
+    services = build_services(Settings(database_url=db_url))
+    services.sync(None, AS_OF, None)
+    job = analyze_stage.StageInput(
+        database_url=db_url,
+        generation=mapping_generation(
+            services.terminology, services._mapping_context().medications
+        ),
+        as_of=AS_OF,
+        params=services.settings.analysis,
+        prescribers={},
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(analyze_stage, "PARALLEL_FROM", 1)
+        _, parts = analyze_stage.analyze_stored(job, services.store.engine, 2)
+    pool = parts._pool
+    assert pool is not None
+    assert gc.get_freeze_count() > 0
+    parts.close()
+    assert parts._pool is None
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError):  # shut down: it takes no more work
+        pool.submit(print)
+    services.close()
