@@ -3,7 +3,7 @@
 The analyze stage hands its findings over in parts (analyze_stage.py: one per chunk of
 patients, in patient order) while worker processes are still analyzing the next ones, so the
 recording overlaps the analysis instead of following it. Within the transaction:
-- at the start, the stored findings of the patients in scope are read once;
+- at the start, every stored finding's key, patient and status is read once;
 - each part opens new findings, reopens resolved ones found again (a new episode) and
   refreshes open ones, then marks the acknowledged ones `suppressed`;
 - at the end, open findings of the scope that no part brought are resolved.
