@@ -11,7 +11,7 @@ Generated data (seeded, deterministic) goes into a SQLite file through `SqlStore
 (untimed; reused by later runs), then is mapped and kept as `fhirbridge sync` does at its end
 (`Services.keep_mapped`: timed and printed, not part of the stage). Timed: `Services.analyze`
 (what `fhirbridge analyze` runs, with its default processes), several times, each run's wall
-time and CPU time printed (this machine's speed drifts by 10-20% within an hour: compare a
+time and CPU time printed (this machine's speed drifted by up to 25% within a session: compare a
 run's figures with the day-set baseline of the same run); one more pass of the same loop in
 this process with a timer per part (stored-record read, decode, supply chain, measures,
 choosing the rules, each rule that runs); then the PDC core

@@ -15,6 +15,7 @@ import pytest
 from fhirbridge import analyze_stage
 from fhirbridge.analyze_stage import worker_count
 from fhirbridge.bootstrap import build_services
+from fhirbridge.services import Services
 from fhirbridge.settings import Settings
 from fhirbridge.stored_mapping import mapping_generation
 
@@ -48,18 +49,23 @@ def test_three_processes_give_what_one_gives(db_url: str, monkeypatch: pytest.Mo
     assert one[2]["patients_analyzed"] >= 28
 
 
-def test_chunks_are_merged_in_patient_order_and_progress_counts_them(db_url: str) -> None:
+def _synced_job(db_url: str) -> tuple[Services, analyze_stage.StageInput]:
+    """Services over the synced examples, and the stage input for their stored records."""
     services = build_services(Settings(database_url=db_url))
     services.sync(None, AS_OF, None)
+    generation = mapping_generation(services.terminology, services._mapping_context().medications)
     job = analyze_stage.StageInput(
         database_url=db_url,
-        generation=mapping_generation(
-            services.terminology, services._mapping_context().medications
-        ),
+        generation=generation,
         as_of=AS_OF,
         params=services.settings.analysis,
         prescribers={},
     )
+    return services, job
+
+
+def test_chunks_are_merged_in_patient_order_and_progress_counts_them(db_url: str) -> None:
+    services, job = _synced_job(db_url)
     heard: list[int] = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(analyze_stage, "PARALLEL_FROM", 1)
@@ -116,17 +122,7 @@ def test_small_runs_and_memory_databases_stay_in_one_process() -> None:
 def test_parts_closed_before_they_are_collected_leave_no_workers(db_url: str) -> None:
     # An error between starting the workers and collecting their parts (services.py closes
     # the parts): the pool is shut down and the parent's heap unfrozen all the same.
-    services = build_services(Settings(database_url=db_url))
-    services.sync(None, AS_OF, None)
-    job = analyze_stage.StageInput(
-        database_url=db_url,
-        generation=mapping_generation(
-            services.terminology, services._mapping_context().medications
-        ),
-        as_of=AS_OF,
-        params=services.settings.analysis,
-        prescribers={},
-    )
+    services, job = _synced_job(db_url)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(analyze_stage, "PARALLEL_FROM", 1)
         _, parts = analyze_stage.analyze_stored(job, services.store.engine, 2)
