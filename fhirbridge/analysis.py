@@ -64,6 +64,7 @@ from fhirbridge.reconciliation import (
 )
 from fhirbridge.records import PatientRecords
 from fhirbridge.rule_needs import RULE_NEEDS, Need, RuleProfile, rule_profile
+from fhirbridge.slotted import direct_init
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +99,7 @@ class AnalysisParams:
     rules: frozenset[str] | None = None  # None: every registered rule
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PatientAnalysis:
     findings: tuple[Finding, ...]

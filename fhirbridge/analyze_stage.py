@@ -34,8 +34,9 @@ from fhirbridge.analysis import (
 from fhirbridge.findings import Finding
 from fhirbridge.mappers.compact import Decoder
 from fhirbridge.mappers.patient_records import Skip
-from fhirbridge.records import EventKind, PatientRecords, Prescriber, slot_builder
+from fhirbridge.records import EventKind, PatientRecords, Prescriber
 from fhirbridge.rule_needs import profile_from_text
+from fhirbridge.slotted import slot_builder
 from fhirbridge.store import make_engine
 from fhirbridge.store.stored_records import read_stored_records, stored_patients
 

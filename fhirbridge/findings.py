@@ -8,16 +8,18 @@ resolved.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from hashlib import sha256
 from operator import attrgetter
 from typing import Any
 
 import orjson
+
+from fhirbridge.slotted import direct_init
 
 
 class Severity(StrEnum):
@@ -38,9 +40,10 @@ class Category(StrEnum):
 def finding_key(rule: str, patient: str, implicated: tuple[str, ...] | list[str]) -> str:
     """Hex key from rule + patient + sorted implicated refs (first 128 bits of SHA-256)."""
     text = "\n".join([rule, patient, *sorted(implicated)])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """One problem found for one patient, with the resources that show it.
@@ -64,16 +67,15 @@ class Finding:
 
     def __post_init__(self) -> None:
         # Normalise once here so every producer gets sorted refs and the contract's key.
-        implicated = tuple(sorted(set(self.implicated)))
-        setter = object.__setattr__
-        setter(self, "implicated", implicated)
-        setter(self, "evidence", tuple(sorted(set(self.evidence))) if self.evidence else ())
-        setter(
-            self, "prescribers", tuple(sorted(set(self.prescribers))) if self.prescribers else ()
-        )
-        # finding_key's text, with the refs already sorted (a run makes ~140,000 findings).
+        # Slots are set through their descriptors (slotted.py: the frozen class refuses
+        # setattr, and object.__setattr__ is the slow generic path; ~140,000 findings a run).
+        implicated = _sorted_refs(self.implicated)
+        _SET_IMPLICATED(self, implicated)
+        _SET_EVIDENCE(self, _sorted_refs(self.evidence) if self.evidence else ())
+        _SET_PRESCRIBERS(self, _sorted_refs(self.prescribers) if self.prescribers else ())
+        # finding_key's text, with the refs already sorted.
         text = "\n".join((self.rule, self.patient, *implicated))
-        setter(self, "key", hashlib.sha256(text.encode("utf-8")).hexdigest()[:32])
+        _SET_KEY(self, sha256(text.encode("utf-8")).hexdigest()[:32])
         if len(self.summary) >= 140:
             raise ValueError(f"summary of {self.rule} is {len(self.summary)} characters; limit 139")
 
@@ -124,6 +126,17 @@ class Finding:
         if data.get("key") and data["key"] != finding.key:
             raise ValueError("finding key does not match its rule, patient and implicated refs")
         return finding
+
+
+_SET_KEY = Finding.key.__set__  # type: ignore[attr-defined]
+_SET_IMPLICATED = Finding.implicated.__set__  # type: ignore[attr-defined]
+_SET_EVIDENCE = Finding.evidence.__set__  # type: ignore[attr-defined]
+_SET_PRESCRIBERS = Finding.prescribers.__set__  # type: ignore[attr-defined]
+
+
+def _sorted_refs(refs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The refs sorted, without repeats, as a tuple (none or one: no sorting needed)."""
+    return tuple(refs) if len(refs) < 2 else tuple(sorted(set(refs)))
 
 
 # findings.ndjson order: patient, then rule, then key (CONTRACT.md).

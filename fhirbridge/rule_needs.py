@@ -33,8 +33,8 @@ from fhirbridge.records import (
     ConditionRecord,
     Drug,
     PatientRecords,
-    slot_builder,
 )
+from fhirbridge.slotted import slot_builder
 
 if TYPE_CHECKING:
     from fhirbridge.analysis import AnalysisParams

@@ -25,10 +25,12 @@ from typing import Any
 from fhirbridge.adherence.coverage import START_REF, covered_days, select_fills
 from fhirbridge.adherence.params import AmmParams
 from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
+from fhirbridge.slotted import direct_init
 
 GROUP = "antidepressant"
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AmmResult:
     """One adherence.ndjson line for an AMM phase (fields documented in the README)."""

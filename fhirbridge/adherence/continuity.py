@@ -27,6 +27,7 @@ from fhirbridge.adherence.inpatient import Censor
 from fhirbridge.adherence.params import MoudGapParams
 from fhirbridge.findings import Category, Finding, Severity
 from fhirbridge.records import STATEMENT, PatientRecords
+from fhirbridge.slotted import direct_init
 
 RULE = "moud-gap"
 AUTHORITY = (
@@ -35,6 +36,7 @@ AUTHORITY = (
 )
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Episode:
     """One MOUD treatment episode: from a new start to the last covered day."""

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 
-from fhirbridge.records import DISPENSE, ORDER, MedicationEvent, slot_builder
+from fhirbridge.records import DISPENSE, ORDER, MedicationEvent
+from fhirbridge.slotted import direct_init, slot_builder
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Interval:
     """Days covered by one fill, after carry-over: [start, end], both counted."""

@@ -20,8 +20,10 @@ from typing import Any
 from fhirbridge.adherence.coverage import START_REF, covered_days, select_fills
 from fhirbridge.adherence.inpatient import Censor
 from fhirbridge.records import InpatientStay, MedicationEvent
+from fhirbridge.slotted import direct_init
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PdcResult:
     """One adherence.ndjson line."""
@@ -54,6 +56,7 @@ class PdcResult:
         }
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PdcOutcome:
     """A result, or None with the fills that were skipped and why."""

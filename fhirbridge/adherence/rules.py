@@ -17,6 +17,7 @@ from fhirbridge.adherence.params import AmmParams
 from fhirbridge.adherence.pdc import PdcResult, pdc
 from fhirbridge.findings import Category, Finding, Severity
 from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
+from fhirbridge.slotted import direct_init
 
 GROUP_LABELS = {
     "moud": "MOUD",
@@ -45,6 +46,7 @@ class AdherenceParams:
 Measure = PdcResult | AmmResult  # one adherence.ndjson line
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdherenceOutcome:
     results: tuple[Measure, ...]  # PDC per group, then the AMM phases

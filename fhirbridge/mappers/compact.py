@@ -27,8 +27,8 @@ from fhirbridge.records import (
     ObservationRecord,
     PatientRecords,
     Prescriber,
-    slot_builder,
 )
+from fhirbridge.slotted import slot_builder
 
 FORMAT = 2  # bump when the layout below changes (it is part of the mapping generation)
 T = TypeVar("T")

@@ -13,6 +13,7 @@ from datetime import date
 
 from fhirbridge.adherence.coverage import Interval, coverage_by_ingredient, merged
 from fhirbridge.records import STATEMENT, MedicationEvent, PatientRecords
+from fhirbridge.slotted import direct_init
 
 # Opioid agonists: analgesics, and buprenorphine and methadone (MOUD, or methadone for pain).
 OPIOID_CLASSES = frozenset({"opioid-analgesic", "buprenorphine", "methadone"})
@@ -45,6 +46,7 @@ class Window:
         return start <= self.last and end >= self.first
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Overlap:
     """Days on which two sets of drugs were both supplied, and the fills behind them."""
