@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from fhirbridge.slotted import direct_init
+from fhirbridge.slotted import direct_init, slot_setter
 
 
 class Severity(StrEnum):
@@ -128,10 +128,10 @@ class Finding:
         return finding
 
 
-_SET_KEY = Finding.key.__set__  # type: ignore[attr-defined]
-_SET_IMPLICATED = Finding.implicated.__set__  # type: ignore[attr-defined]
-_SET_EVIDENCE = Finding.evidence.__set__  # type: ignore[attr-defined]
-_SET_PRESCRIBERS = Finding.prescribers.__set__  # type: ignore[attr-defined]
+_SET_KEY = slot_setter(Finding, "key")
+_SET_IMPLICATED = slot_setter(Finding, "implicated")
+_SET_EVIDENCE = slot_setter(Finding, "evidence")
+_SET_PRESCRIBERS = slot_setter(Finding, "prescribers")
 
 
 def _sorted_refs(refs: tuple[str, ...] | list[str]) -> tuple[str, ...]:

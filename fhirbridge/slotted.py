@@ -56,6 +56,12 @@ def slot_builder(
     return build
 
 
+def slot_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
+    """The setter of one slot, for a `__post_init__` that normalises a field (findings.py)."""
+    setter: Callable[[Any, Any], None] = getattr(cls, name).__set__
+    return setter
+
+
 class _Unset:
     """The default of a field with a default factory: the factory runs when it is passed."""
 
