@@ -18,7 +18,7 @@ from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as model_select
 
 from fhirbridge.findings import Finding
-from fhirbridge.store.engine import upsert
+from fhirbridge.store.engine import fetch_all, upsert
 from fhirbridge.store.finding_recorder import FindingRecorder, recording_findings
 from fhirbridge.store.stored_records import forget_patients
 from fhirbridge.store.tables import DeadLetter, FindingRecord, LedgerEntry, RawResource, Run
@@ -159,13 +159,13 @@ class SqlStore:
             yield current, _parsed(rows)
 
     def patient_ids(self) -> list[str]:
+        query = (
+            select(_RAW.c.resource_id)
+            .where(_RAW.c.resource_type == "Patient")
+            .order_by(_RAW.c.resource_id)
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(_RAW.c.resource_id)
-                .where(_RAW.c.resource_type == "Patient")
-                .order_by(_RAW.c.resource_id)
-            )
-            return [f"Patient/{r}" for (r,) in rows]
+            return [f"Patient/{r}" for (r,) in fetch_all(conn, query)]
 
     # ---- findings -----------------------------------------------------------------------
     def record_findings(

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from sqlalchemy import Connection, Engine, Table, and_, delete, select
 from sqlmodel import SQLModel
 
-from fhirbridge.store.engine import upsert
+from fhirbridge.store.engine import driver_query, fetch_all, upsert
 from fhirbridge.store.tables import RawResource, StoredRecords
 
 _RAW: Table = SQLModel.metadata.tables[RawResource.__tablename__]
@@ -84,7 +84,7 @@ def stored_patients(engine: Engine, generation: str) -> list[str]:
         .order_by(_STORED.c.patient_id)
     )
     with engine.connect() as conn:
-        return [patient for (patient,) in conn.execute(query)]
+        return [patient for (patient,) in fetch_all(conn, query)]
 
 
 def read_stored_records(
@@ -99,17 +99,13 @@ def read_stored_records(
     # Rows in batches straight from the driver's cursor: SQLAlchemy's row objects cost 5% of a
     # worker's time at 100,000 patients (bench/analyze.py, py-spy), for two plain columns.
     with engine.connect() as conn:
-        compiled = query.order_by(_STORED.c.patient_id).compile(conn)
-        values = compiled.construct_params()
-        args = (
-            tuple(values[n] for n in compiled.positiontup or ()) if compiled.positional else values
-        )
+        sql, args = driver_query(conn, query.order_by(_STORED.c.patient_id))
         # PostgreSQL: a server-side (named) cursor, so a whole run's rows never sit in memory;
         # SQLite's cursor steps through the rows as they are fetched.
         pg = conn.dialect.name == "postgresql"
         cursor = conn.connection.cursor(name="stored_records") if pg else conn.connection.cursor()
         try:
-            cursor.execute(str(compiled), args)
+            cursor.execute(sql, args)
             while rows := cursor.fetchmany(2000):
                 for patient, body in rows:
                     yield str(patient), bytes(body)
