@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from fhirbridge.adherence.coverage import START_REF, covered_days, select_fills
@@ -80,7 +80,7 @@ def new_episode_start(
 ) -> date | None:
     """The latest IPSD in the window: a fill with no fill in the `history_days` before it."""
     dates = sorted({f.start for f in fills if f.start <= as_of})
-    first_allowed = as_of - timedelta(days=window_days - 1)
+    first_allowed = date.fromordinal(as_of.toordinal() - window_days + 1)
     found = None
     for i, day in enumerate(dates):
         if (i == 0 or (day - dates[i - 1]).days > history_days) and day >= first_allowed:
@@ -94,21 +94,25 @@ def assess_amm(
     as_of: date,
     window_days: int = 365,
     params: AmmParams | None = None,
-    events: list[MedicationEvent] | None = None,
+    fills: tuple[list[MedicationEvent], str] | None = None,
 ) -> tuple[AmmResult, ...]:
     """The acute and continuation phase lines for the patient's latest new episode.
 
-    `events`: the patient's antidepressant orders and dispenses, when the caller has them
-    (assess_adherence groups them for PDC); else they are taken from `records`.
+    `fills`: the patient's antidepressant fills as `select_fills` chose them, in `START_REF`
+    order, and their basis, when the caller has them (assess_adherence selects them once for
+    PDC and AMM); else they are chosen from `records`.
     """
     params = params or AmmParams()
-    if events is None:
+    if fills is None:
         events = [e for e in records.events if e.kind is not STATEMENT and GROUP in e.drug.groups]
-    if not events:
+        chosen, basis = select_fills(events)
+        chosen.sort(key=START_REF)  # date order: the counted fills need no sorting of their own
+    else:
+        chosen, basis = fills
+    if not chosen:
         return ()
-    fills, basis = select_fills(events)
     ipsd = new_episode_start(
-        fills, as_of=as_of, window_days=window_days, history_days=params.negative_history_days
+        chosen, as_of=as_of, window_days=window_days, history_days=params.negative_history_days
     )
     if ipsd is None:
         return ()
@@ -117,11 +121,11 @@ def assess_amm(
         ("AMM-continuation", params.continuation_days, params.continuation_window),
     )
     results = []
-    fills.sort(key=START_REF)  # date order: the counted fills need no sorting of their own
     for measure, required, window in phases:
-        end = ipsd + timedelta(days=window - 1)
+        # By ordinal: `timedelta(days=n)` costs 0.5 µs (runs twice per patient on an episode).
+        end = date.fromordinal(ipsd.toordinal() + window - 1)
         last = min(end, as_of)
-        counted = [f for f in fills if ipsd <= f.start <= last and f.days_supply]
+        counted = [f for f in chosen if ipsd <= f.start <= last and f.days_supply]
         covered = covered_days(
             [
                 (

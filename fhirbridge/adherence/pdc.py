@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from fhirbridge.adherence.coverage import START_REF, covered_days, select_fills
@@ -76,6 +76,7 @@ def pdc(
     threshold: float = 0.80,
     stays: Sequence[InpatientStay] = (),
     min_period_days: int = 0,
+    basis: str | None = None,
 ) -> PdcOutcome:
     """PDC for one patient and one adherence group.
 
@@ -84,14 +85,22 @@ def pdc(
         as_of: the last day of the window and of the period.
         stays: the patient's inpatient stays, censored from the period.
         min_period_days: days the index date must precede as_of (PQA: 91); 0 reports all.
+        basis: when the caller has selected the fills already (assess_adherence does, once for
+            PDC and AMM), their basis; `events` are then `select_fills`' fills in `START_REF`
+            order.
 
     Returns:
         The result, or `result=None` with the reason in `excluded` (fewer than two fills on
         different dates in the window, a period shorter than `min_period_days`, or a period
         spent wholly in hospital); `skipped` lists fills without a derivable days supply.
     """
-    window_start = as_of - timedelta(days=window_days - 1)
-    fills, basis = select_fills(events)
+    # By ordinal: `timedelta(days=n)` costs 0.5 µs, and pdc runs per patient and group.
+    window_start = date.fromordinal(as_of.toordinal() - window_days + 1)
+    if basis is None:
+        fills, basis = select_fills(events)
+        fills.sort(key=START_REF)
+    else:
+        fills = events if isinstance(events, list) else list(events)
     usable: list[MedicationEvent] = []
     unsupplied: list[tuple[str, str]] = []
     for f in fills:
@@ -101,7 +110,6 @@ def pdc(
             else:
                 unsupplied.append((f.ref, "no-days-supply"))
     skipped = tuple(sorted(unsupplied))
-    usable.sort(key=START_REF)
     # In date order, two fills on different dates exist iff the first and last dates differ.
     if not usable or usable[0].start == usable[-1].start:
         return PdcOutcome(result=None, skipped=skipped, excluded="too-few-fills")

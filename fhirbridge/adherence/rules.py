@@ -13,6 +13,7 @@ from datetime import date
 
 from fhirbridge.adherence.amm import GROUP as AMM_GROUP
 from fhirbridge.adherence.amm import AmmResult, assess_amm
+from fhirbridge.adherence.coverage import START_REF, select_fills
 from fhirbridge.adherence.params import AmmParams
 from fhirbridge.adherence.pdc import PdcResult, pdc
 from fhirbridge.findings import Category, Finding, Severity
@@ -68,16 +69,23 @@ def assess_adherence(
     results: list[Measure] = []
     findings: list[Finding] = []
     skipped: list[tuple[str, str]] = []
+    amm_fills: tuple[list[MedicationEvent], str] = ([], "order")
     for group in sorted(by_group):
+        # Fills selected and put in date order once, for PDC and for AMM.
+        fills, basis = select_fills(by_group[group])
+        fills.sort(key=START_REF)
+        if group == AMM_GROUP:
+            amm_fills = (fills, basis)
         outcome = pdc(
             records.patient,
             group,
-            by_group[group],
+            fills,
             as_of=as_of,
             window_days=params.window_days,
             threshold=params.pdc_threshold,
             stays=records.stays,
             min_period_days=params.min_period_days,
+            basis=basis,
         )
         skipped.extend(outcome.skipped)
         if outcome.result is None:
@@ -91,7 +99,7 @@ def assess_adherence(
             as_of=as_of,
             window_days=params.window_days,
             params=params.amm,
-            events=by_group.get(AMM_GROUP, []),
+            fills=amm_fills,
         )
     )
     return AdherenceOutcome(

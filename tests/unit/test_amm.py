@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 
 from fhirbridge.adherence import assess_amm
+from fhirbridge.adherence.coverage import START_REF, select_fills
 from tests.unit.adherence_builders import ESCITALOPRAM, SERTRALINE, day, dispense, records
 
 AS_OF = date(2025, 6, 30)
@@ -77,6 +78,15 @@ CASES = {
 def test_phases(events: list, expected: list[tuple[str, str, int, float, bool | None]]) -> None:
     results = assess_amm(records(*events), as_of=AS_OF)
     assert [(r.measure, r.status, r.days_covered, r.value, r.adherent) for r in results] == expected
+
+
+@pytest.mark.parametrize("events", [c[0] for c in CASES.values()], ids=CASES.keys())
+def test_phases_from_fills_the_caller_selected(events: list) -> None:
+    """assess_adherence hands AMM the group's fills, selected and sorted once for PDC too."""
+    chosen, basis = select_fills(list(reversed(events)))
+    chosen.sort(key=START_REF)
+    given = assess_amm(records(*events), as_of=AS_OF, fills=(chosen, basis))
+    assert given == assess_amm(records(*events), as_of=AS_OF)
 
 
 def test_new_episode_needs_105_days_without_a_fill() -> None:

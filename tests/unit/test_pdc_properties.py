@@ -14,8 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fhirbridge.adherence import pdc
+from fhirbridge.adherence.coverage import START_REF, select_fills
 from fhirbridge.records import MedicationEvent
-from tests.unit.adherence_builders import BUP, BUP_NAL, ESCITALOPRAM, SERTRALINE, dispense, stay
+from tests.unit.adherence_builders import (
+    BUP,
+    BUP_NAL,
+    ESCITALOPRAM,
+    SERTRALINE,
+    dispense,
+    order,
+    stay,
+)
 
 AS_OF = date(2025, 6, 30)
 WINDOW = 365
@@ -30,6 +39,7 @@ INGREDIENTS = {
 Fill = tuple[int, int, str]  # (days before as_of, days supply, product)
 
 fill_st = st.tuples(st.integers(0, 420), st.integers(1, 120), st.sampled_from(PRODUCTS))
+order_st = st.tuples(st.integers(0, 420), st.integers(1, 90), st.sampled_from(PRODUCTS))
 stay_st = st.tuples(st.integers(0, 400), st.integers(0, 20))  # (days before as_of, length - 1)
 
 
@@ -130,6 +140,28 @@ def test_pdc_does_not_depend_on_input_order(fills: list[Fill], rnd: object) -> N
     first = pdc("Patient/p1", "x", events, as_of=AS_OF)
     second = pdc("Patient/p1", "x", shuffled, as_of=AS_OF)
     assert first == second
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(fill_st, max_size=14),
+    st.lists(order_st, max_size=3),
+    st.randoms(use_true_random=False),
+)
+def test_pdc_on_fills_selected_by_the_caller_is_the_same(
+    fills: list[Fill], orders: list[Fill], rnd: object
+) -> None:
+    """assess_adherence selects and sorts a group's fills once and passes their basis."""
+    events = events_of(fills) + [
+        order(f"o{i}", product, AS_OF - timedelta(days=back), days)
+        for i, (back, days, product) in enumerate(orders)
+    ]
+    rnd.shuffle(events)  # type: ignore[attr-defined]
+    chosen, basis = select_fills(events)
+    chosen.sort(key=START_REF)
+    assert pdc("Patient/p1", "x", chosen, as_of=AS_OF, basis=basis) == pdc(
+        "Patient/p1", "x", events, as_of=AS_OF
+    )
 
 
 @settings(max_examples=300, deadline=None)
