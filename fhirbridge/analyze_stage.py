@@ -12,14 +12,13 @@ import gc
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
-from operator import attrgetter
 from typing import Any
 
 from fhirbridge.adherence import Measure
@@ -36,7 +35,7 @@ from fhirbridge.mappers.compact import Decoder
 from fhirbridge.mappers.patient_records import Skip
 from fhirbridge.records import EventKind, PatientRecords, Prescriber
 from fhirbridge.rule_needs import profile_from_text
-from fhirbridge.slotted import slot_builder
+from fhirbridge.stage_transfer import Packed, pack, unpack
 from fhirbridge.store import make_engine
 from fhirbridge.store.stored_records import read_stored_records, stored_patients
 
@@ -199,45 +198,13 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-Packed = list[tuple[type, tuple[Any, ...]]]
-
-
-def _pack(values: Iterable[Any]) -> Packed:
-    """Frozen slotted dataclasses as (class, field values): unpickled and rebuilt in half the
-    time of pickling the objects, whose generated __setstate__ sets fields one by one (10,000
-    patients' findings and measures: 0.39 against 0.76 s, timed once on the project's VM).
-    One attrgetter per class reads all fields at once (`fields()` per object cost 0.7 s for
-    100,000 patients' findings and measures)."""
-    getters: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-    out: Packed = []
-    for value in values:
-        cls = type(value)
-        get = getters.get(cls)
-        if get is None:
-            get = getters[cls] = attrgetter(*(f.name for f in fields(cls)))
-        out.append((cls, get(value)))
-    return out
-
-
-def _unpack(packed: Packed) -> list[Any]:
-    """Rebuild what `_pack` took apart, slot by slot (mappers/compact.py slot_builder)."""
-    builders: dict[type, Callable[[Sequence[Any]], Any]] = {}
-    out = []
-    for cls, values in packed:
-        build = builders.get(cls)
-        if build is None:
-            build = builders[cls] = slot_builder(cls)
-        out.append(build(values))
-    return out
-
-
 def _analyze_packed(
     job: StageInput, first: str | None, stop: str | None
 ) -> tuple[AnalyzeResult, Packed, Packed]:
     """analyze_range in another process; findings and measures packed for the way back."""
     with no_cycle_collection():
         result = analyze_range(job, first, stop)
-        findings, measures = _pack(result.findings), _pack(result.adherence)
+        findings, measures = pack(result.findings), pack(result.adherence)
         result.findings, result.adherence = [], []
     # The pool pickles what this returns with the collector on again: few objects, a few
     # large lists of tuples of strings and numbers.
@@ -327,7 +294,7 @@ class StageParts:
         with no_cycle_collection():
             for future in self._futures:
                 part, findings, measures = future.result()
-                part.findings, part.adherence = _unpack(findings), _unpack(measures)
+                part.findings, part.adherence = unpack(findings), unpack(measures)
                 part.processes = self._workers
                 count += part.patients
                 if self._progress is not None:
