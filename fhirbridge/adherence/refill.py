@@ -16,7 +16,7 @@ authorization ran out, the best order data can show.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
 from fhirbridge.adherence.coverage import chain_end, select_fills
 from fhirbridge.adherence.params import RefillParams
@@ -113,7 +113,7 @@ def _finding(
         summary=f"{label} refill overdue: no supply since {out.isoformat()} ({uncovered} days)",
         detail=(
             f"The last supply of **{', '.join(drugs) or label.lower()}** ran out on "
-            f"{(out - timedelta(days=1)).isoformat()}; {uncovered} days without supply through "
+            f"{date.fromordinal(last).isoformat()}; {uncovered} days without supply through "
             f"{as_of.isoformat()} exceed the {grace}-day grace period, the order "
             f"({', '.join(active)}) is still active, and nothing was filled since.\n\n"
             "Suggested step: contact the patient about the missed refill (cost, access, side "
