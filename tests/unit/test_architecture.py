@@ -17,6 +17,8 @@ PURE = [
     PACKAGE / "findings.py",
     PACKAGE / "records.py",
     PACKAGE / "analysis.py",
+    PACKAGE / "slotted.py",
+    PACKAGE / "stage_transfer.py",
     PACKAGE / "writeback" / "build.py",
     PACKAGE / "writeback" / "bundle.py",
     PACKAGE / "writeback" / "plan.py",
