@@ -9,7 +9,9 @@ generates `__init__`:
 - `slot_builder` builds from the field values in declaration order, without `__post_init__`
   (stored rows decoded, intervals, results rebuilt after a process boundary);
 - `direct_init` replaces the generated `__init__` itself: the same keywords, defaults and
-  `__post_init__`, 3x faster (an 11-field record: 0.78 against 2.30 µs, timeit on the
+  `__post_init__`. Setting 11 slots costs 0.78 µs through the descriptors against 2.30 µs
+  through `object.__setattr__`; built with keywords, a PdcResult (11 fields) takes 1.07
+  against 1.72 µs, a Finding with its `__post_init__` 3.35 against 4.60 µs (timeit on the
   project's VM).
 
 The classes stay frozen: only these constructors set a slot.
